@@ -1,0 +1,14 @@
+//! mirrorflow: executable, falsifiable checks of the theorems of *Never Saddle for
+//! Reparameterized Steepest Descent as Mirror Flow* (Jacobs, Zhou, Burkholz, ICLR 2026).
+
+pub mod error;
+pub mod flow;
+pub mod geometry;
+pub mod ode;
+pub mod potential;
+pub mod problem;
+pub mod quadrature;
+pub mod reparam;
+pub mod rng;
+pub mod roots;
+pub mod switching;
