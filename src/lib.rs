@@ -12,3 +12,7 @@ pub mod reparam;
 pub mod rng;
 pub mod roots;
 pub mod switching;
+pub mod checks;
+pub mod claims;
+pub mod discrete;
+pub mod verdict;

@@ -130,6 +130,8 @@ pub struct Trajectory {
     pub stats: Stats,
     /// True when the stop condition ended the integration before the last sample time.
     pub stopped: bool,
+    /// When a flow was found stationary (see `flow::run_to_stationarity`), the time it was.
+    pub stationary_at: Option<f64>,
 }
 
 impl Trajectory {
@@ -252,7 +254,7 @@ pub fn integrate(
     stop: Option<&Stop<'_>>,
     settings: &Settings,
 ) -> Result<Trajectory, IntegrationFailure> {
-    let mut traj = Trajectory { t: vec![t0], y: vec![y0.clone()], stats: Stats::default(), stopped: false };
+    let mut traj = Trajectory { t: vec![t0], y: vec![y0.clone()], stats: Stats::default(), stopped: false, stationary_at: None };
     for &t1 in times {
         let (t, y) = (traj.t_end(), traj.last().clone());
         if t1 <= t {

@@ -5,6 +5,7 @@
 use crate::geometry::{mirror_exponent, sign};
 use crate::quadrature::integrate_from_zero;
 use crate::roots::{brent, root_increasing};
+use crate::verdict::round_sig;
 use num_dual::{first_derivative, Dual64, DualNum};
 use std::fmt::Debug;
 
@@ -46,6 +47,12 @@ pub trait Potential: Send + Sync + Debug {
 
     /// A short description, e.g. `balanced(L=3, q=1)`.
     fn describe(&self) -> String;
+
+    /// Whether `grad` and `grad_inverse` are closed forms (the mirror flow then runs in the dual
+    /// variable `z = R'(x)`, which passes smoothly through `x = 0` where `R''` is singular).
+    fn closed_form_inverse(&self) -> bool {
+        false
+    }
 }
 
 /// Balanced initialisation, any L and q: `R''(x) = |x|^(−e)/L` with `e = q(L−1)/L`.
@@ -100,7 +107,11 @@ impl Potential for Balanced {
     }
 
     fn describe(&self) -> String {
-        format!("balanced(L={}, e={})", self.depth, self.exponent)
+        format!("balanced(L={}, e={})", self.depth, round_sig(self.exponent, 6))
+    }
+
+    fn closed_form_inverse(&self) -> bool {
+        true
     }
 }
 
@@ -144,6 +155,10 @@ impl Potential for LambdaBalanced {
 
     fn describe(&self) -> String {
         format!("lambda-balanced(L=2, q={}, λ={})", self.q, self.lambda)
+    }
+
+    fn closed_form_inverse(&self) -> bool {
+        self.q == 1.0 || self.q == 2.0
     }
 }
 

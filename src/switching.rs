@@ -112,7 +112,7 @@ pub fn integrate_switched(
             mode.classify(sys, y0, k);
         }
     }
-    let mut traj = Trajectory { t: vec![t0], y: vec![y0.clone()], stats: Stats::default(), stopped: false };
+    let mut traj = Trajectory { t: vec![t0], y: vec![y0.clone()], stats: Stats::default(), stopped: false, stationary_at: None };
     let (mut t, mut y) = (t0, y0.clone());
     let fail = |failure: Failure, stats: Stats| IntegrationFailure { failure, stats };
     for &t1 in times {
@@ -172,8 +172,15 @@ pub fn integrate_switched(
                     traj.stats,
                 ));
             }
-            for k in frozen.events(sys, &y, tol) {
-                mode.classify(sys, &y, k);
+            if sys.sigma(&y).amax() <= 10.0 * tol {
+                // every switching function is at zero (e.g. an interpolating minimum reached in
+                // finite time): slide on all surfaces at once instead of resolving a cascade
+                mode.sliding = vec![true; m];
+                mode.s.fill(0.0);
+            } else {
+                for k in frozen.events(sys, &y, tol) {
+                    mode.classify(sys, &y, k);
+                }
             }
             if stop.is_some_and(|f| f(t, &y)) {
                 traj.t.push(t);

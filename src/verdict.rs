@@ -1,0 +1,218 @@
+//! Verdicts and evidence: every figure a check reports names the quantity, its predicted and
+//! measured values, the tolerance and the route each came from.
+
+use crate::ode::Stats;
+use serde::Serialize;
+use std::fmt;
+
+/// The outcome of a check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", content = "reason")]
+pub enum Verdict {
+    /// Every figure agreed with the prediction within its tolerance.
+    #[serde(rename = "PASS")]
+    Pass,
+    /// Some figure disagreed beyond its tolerance.
+    #[serde(rename = "FAIL")]
+    Fail(String),
+    /// A solver did not converge, hit a limit or produced NaN: nothing is claimed.
+    #[serde(rename = "INCONCLUSIVE")]
+    Inconclusive(String),
+}
+
+impl Verdict {
+    /// `PASS`, `FAIL` or `INCONCLUSIVE`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail(_) => "FAIL",
+            Verdict::Inconclusive(_) => "INCONCLUSIVE",
+        }
+    }
+
+    /// The reason (empty for PASS).
+    pub fn reason(&self) -> &str {
+        match self {
+            Verdict::Pass => "",
+            Verdict::Fail(r) | Verdict::Inconclusive(r) => r,
+        }
+    }
+
+    /// Combines row verdicts: any FAIL makes FAIL, else any INCONCLUSIVE, else PASS.
+    pub fn combine<'a>(rows: impl IntoIterator<Item = &'a Verdict>) -> Verdict {
+        let mut inconclusive = None;
+        let mut any = false;
+        for v in rows {
+            any = true;
+            match v {
+                Verdict::Fail(_) => return v.clone(),
+                Verdict::Inconclusive(_) if inconclusive.is_none() => inconclusive = Some(v.clone()),
+                _ => {}
+            }
+        }
+        match (any, inconclusive) {
+            (false, _) => Verdict::Inconclusive("no evidence was produced".into()),
+            (_, Some(v)) => v,
+            _ => Verdict::Pass,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Pass => write!(f, "PASS"),
+            v => write!(f, "{}: {}", v.label(), v.reason()),
+        }
+    }
+}
+
+/// One measured figure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// The grid point, e.g. `L=2 q=1 λ=0.5`.
+    pub case: String,
+    /// What is compared.
+    pub quantity: String,
+    /// The predicted value.
+    pub predicted: f64,
+    /// The measured value.
+    pub measured: f64,
+    /// The error measure compared with the tolerance.
+    pub error: f64,
+    /// The tolerance on `error`.
+    pub tolerance: f64,
+    /// How predicted and measured were obtained.
+    pub route: String,
+    /// The row verdict.
+    pub verdict: Verdict,
+    /// Solver statistics behind the measurement, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
+}
+
+/// How the error of a comparison is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// `|p − m|`.
+    Absolute,
+    /// `|p − m| / |p|`.
+    Relative,
+}
+
+impl Evidence {
+    /// Compares a measured value with a prediction: PASS iff the error is within `tolerance`;
+    /// non-finite values make the row INCONCLUSIVE.
+    pub fn compare(
+        case: &str,
+        quantity: &str,
+        predicted: f64,
+        measured: f64,
+        tolerance: f64,
+        metric: Metric,
+        route: &str,
+    ) -> Self {
+        let error = match metric {
+            Metric::Absolute => (predicted - measured).abs(),
+            Metric::Relative => (predicted - measured).abs() / predicted.abs().max(f64::MIN_POSITIVE),
+        };
+        Self::with_error(case, quantity, predicted, measured, error, tolerance, route)
+    }
+
+    /// A row whose error measure is computed by the caller (e.g. a trajectory distance).
+    pub fn with_error(
+        case: &str,
+        quantity: &str,
+        predicted: f64,
+        measured: f64,
+        error: f64,
+        tolerance: f64,
+        route: &str,
+    ) -> Self {
+        let verdict = if !(predicted.is_finite() && measured.is_finite() && error.is_finite()) {
+            Verdict::Inconclusive(format!("{quantity}: non-finite value"))
+        } else if error <= tolerance {
+            Verdict::Pass
+        } else {
+            Verdict::Fail(format!("{quantity}: error {error:.3e} > tolerance {tolerance:.1e}"))
+        };
+        Self {
+            case: case.into(),
+            quantity: quantity.into(),
+            predicted,
+            measured,
+            error,
+            tolerance,
+            route: route.into(),
+            verdict,
+            stats: None,
+        }
+    }
+
+    /// A row for a computation that did not produce a value (solver failure): INCONCLUSIVE.
+    pub fn inconclusive(case: &str, quantity: &str, route: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self {
+            case: case.into(),
+            quantity: quantity.into(),
+            predicted: f64::NAN,
+            measured: f64::NAN,
+            error: f64::NAN,
+            tolerance: f64::NAN,
+            route: route.into(),
+            verdict: Verdict::Inconclusive(format!("{quantity}: {reason}")),
+            stats: None,
+        }
+    }
+
+    /// Attaches solver statistics.
+    pub fn with_stats(mut self, stats: Stats) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+}
+
+/// Rounds to `digits` significant digits (for snapshots and reports).
+pub fn round_sig(v: f64, digits: i32) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let mag = v.abs().log10().floor() as i32;
+    let scale = 10f64.powi(digits - 1 - mag);
+    (v * scale).round() / scale
+}
+
+/// The order of magnitude `10^floor(log10 |v|)` (for noise-level figures in snapshots).
+pub fn magnitude(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    10f64.powi(v.abs().log10().floor() as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_combine_fail_first() {
+        let p = Verdict::Pass;
+        let i = Verdict::Inconclusive("x".into());
+        let f = Verdict::Fail("y".into());
+        assert_eq!(Verdict::combine([&p, &p]), Verdict::Pass);
+        assert_eq!(Verdict::combine([&p, &i]), i);
+        assert_eq!(Verdict::combine([&i, &f, &p]), f);
+        assert!(matches!(Verdict::combine([]), Verdict::Inconclusive(_)));
+    }
+
+    #[test]
+    fn nan_is_never_a_pass() {
+        let e = Evidence::compare("c", "q", 1.0, f64::NAN, 1.0, Metric::Absolute, "r");
+        assert!(matches!(e.verdict, Verdict::Inconclusive(_)));
+        let e = Evidence::compare("c", "q", 1.0, 1.5, 0.1, Metric::Relative, "r");
+        assert!(matches!(e.verdict, Verdict::Fail(_)));
+        assert_eq!(round_sig(123456.789, 3), 123000.0);
+        assert_eq!(round_sig(-0.00123456, 2), -0.0012);
+        assert_eq!(magnitude(3.7e-9), 1e-9);
+    }
+}
