@@ -279,10 +279,7 @@ impl Point {
 
     /// A short label, e.g. `L=3 q=1`, from the keys that vary over the grid.
     pub fn label(&self, keys: &[String]) -> String {
-        keys.iter()
-            .filter_map(|k| self.values.get(k).map(|v| format!("{k}={}", show(v))))
-            .collect::<Vec<_>>()
-            .join(" ")
+        keys.iter().filter_map(|k| self.values.get(k).map(|v| format!("{k}={}", show(v)))).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -321,7 +318,9 @@ impl Card {
             Some(l) => format!("{source}:{l}: {}{key}", section.map(|s| format!("{s}.")).unwrap_or_default()),
             None => format!("{source}: {}{key}", section.map(|s| format!("{s}.")).unwrap_or_default()),
         };
-        for (key, value) in [("id", &file.id), ("title", &file.title), ("reference", &file.reference), ("statement", &file.statement)] {
+        for (key, value) in
+            [("id", &file.id), ("title", &file.title), ("reference", &file.reference), ("statement", &file.statement)]
+        {
             if value.trim().is_empty() {
                 return Err(InputError::new(at(None, key), "must not be empty"));
             }
@@ -336,7 +335,12 @@ impl Card {
                 (_, Value::Float(f)) if f.is_finite() && *f > 0.0 => {
                     tolerances.insert(k.clone(), *f);
                 }
-                _ => return Err(InputError::new(at(Some("tolerance"), k), format!("must be a positive number, got {v}"))),
+                _ => {
+                    return Err(InputError::new(
+                        at(Some("tolerance"), k),
+                        format!("must be a positive number, got {v}"),
+                    ))
+                }
             }
         }
         if why.trim().is_empty() {
@@ -388,17 +392,18 @@ impl Card {
                 Some(l) => format!("{}:{l}: parameters.{key}", self.source),
                 None => format!("{}: parameters.{key}", self.source),
             };
-            let p = spec
-                .params
-                .iter()
-                .find(|p| p.name == key)
-                .ok_or_else(|| InputError::new(&location, format!("unknown parameter for check '{}'", self.check)))?;
+            let p =
+                spec.params.iter().find(|p| p.name == key).ok_or_else(|| {
+                    InputError::new(&location, format!("unknown parameter for check '{}'", self.check))
+                })?;
             for v in axis(p.kind, value) {
                 let kind_ok = match (p.kind, v) {
                     (Kind::Real, Value::Float(_) | Value::Integer(_)) => true,
                     (Kind::Int, Value::Integer(_)) => true,
                     (Kind::Text, Value::String(_)) => true,
-                    (Kind::Reals, Value::Array(a)) => a.iter().all(|x| matches!(x, Value::Float(_) | Value::Integer(_))),
+                    (Kind::Reals, Value::Array(a)) => {
+                        a.iter().all(|x| matches!(x, Value::Float(_) | Value::Integer(_)))
+                    }
                     _ => false,
                 };
                 if !kind_ok {
@@ -428,9 +433,8 @@ impl Card {
     /// Applies `key=value` overrides (value in TOML syntax) and re-validates.
     pub fn apply_sets(&mut self, sets: &[String], spec: &CheckSpec) -> InputResult<()> {
         for s in sets {
-            let (k, v) = s
-                .split_once('=')
-                .ok_or_else(|| InputError::new("--set", format!("expected key=value, got '{s}'")))?;
+            let (k, v) =
+                s.split_once('=').ok_or_else(|| InputError::new("--set", format!("expected key=value, got '{s}'")))?;
             let value: Value = toml::from_str::<BTreeMap<String, Value>>(&format!("v = {}", v.trim()))
                 .map_err(|e| InputError::new(format!("--set {k}"), format!("bad value '{v}': {}", e.message().trim())))?
                 .remove("v")
@@ -539,7 +543,7 @@ set = { q = 1.5 }
     fn errors_name_field_and_line() {
         let bad = CARD.replace("q = [1.0, 2]", "q = 2.5");
         let e = Card::parse("t.toml", &bad, &lookup).unwrap_err().to_string();
-        assert!(e.starts_with("t.toml:10: parameters.q") && e.contains("[1, 2]"), "{e}");
+        assert!(e.starts_with("t.toml:9: parameters.q") && e.contains("[1, 2]"), "{e}");
         let e = Card::parse("t.toml", &CARD.replace("depth = 3", "depth = 0"), &lookup).unwrap_err().to_string();
         assert!(e.contains("parameters.depth"), "{e}");
         let e = Card::parse("t.toml", &CARD.replace("title = \"T\"", "title = "), &lookup).unwrap_err().to_string();

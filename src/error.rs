@@ -15,10 +15,7 @@ pub struct InputError {
 impl InputError {
     /// An error at `location` (e.g. `"--depth"` or `"theorems/x.toml:12: parameters.q"`).
     pub fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            location: location.into(),
-            message: message.into(),
-        }
+        Self { location: location.into(), message: message.into() }
     }
 }
 

@@ -47,8 +47,13 @@ impl WeightDecay {
 /// Something that can be integrated from an initial state: a flow.
 pub trait Flow {
     /// Integrates from `(0, y0)` through the sample `times`, stopping early when `stop` holds.
-    fn run(&self, y0: &DVector<f64>, times: &[f64], stop: Option<&Stop<'_>>, settings: &Settings)
-        -> Result<Trajectory, IntegrationFailure>;
+    fn run(
+        &self,
+        y0: &DVector<f64>,
+        times: &[f64],
+        stop: Option<&Stop<'_>>,
+        settings: &Settings,
+    ) -> Result<Trajectory, IntegrationFailure>;
 
     /// The predictor x for a state.
     fn predictor(&self, y: &DVector<f64>) -> DVector<f64>;
@@ -78,13 +83,20 @@ impl SteepestFlow<'_> {
 
     /// The velocity `ẇ` (q > 1, or away from switching surfaces).
     pub fn velocity(&self, w: &DVector<f64>) -> DVector<f64> {
-        self.drive(w).map(|v| -steepest_map(self.q, v)) - w * self.decay.decoupled()
+        let mut v = self.drive(w).map(|v| -steepest_map(self.q, v)) - w * self.decay.decoupled();
+        freeze_saddle(self.model, w, &mut v);
+        v
     }
 }
 
 impl Flow for SteepestFlow<'_> {
-    fn run(&self, w0: &DVector<f64>, times: &[f64], stop: Option<&Stop<'_>>, settings: &Settings)
-        -> Result<Trajectory, IntegrationFailure> {
+    fn run(
+        &self,
+        w0: &DVector<f64>,
+        times: &[f64],
+        stop: Option<&Stop<'_>>,
+        settings: &Settings,
+    ) -> Result<Trajectory, IntegrationFailure> {
         if self.q > 1.0 {
             let rhs = |_t: f64, w: &DVector<f64>, dw: &mut DVector<f64>| *dw = self.velocity(w);
             return integrate(&rhs, w0, 0.0, times, stop, settings);
@@ -103,6 +115,15 @@ impl Flow for SteepestFlow<'_> {
 
     fn loss(&self, w: &DVector<f64>) -> f64 {
         self.problem.loss(&self.model.x(w))
+    }
+}
+
+/// Zeroes the velocity of parameters caught at a saddle (see [`Reparameterization::at_saddle`]).
+fn freeze_saddle(model: &dyn Reparameterization, w: &DVector<f64>, dw: &mut DVector<f64>) {
+    for (j, stuck) in model.at_saddle(w).into_iter().enumerate() {
+        if stuck {
+            dw[j] = 0.0;
+        }
     }
 }
 
@@ -133,6 +154,7 @@ impl Switched for CoordinateSigns<'_, '_> {
         let (jac, coord) = self.0.model.diagonal_jacobian(w).expect("coordinate-wise model");
         let mu = self.0.decay.decoupled();
         *dw = DVector::from_fn(w.len(), |j, _| -s[coord[j]] * sign(jac[j]) - mu * w[j]);
+        freeze_saddle(self.0.model, w, dw);
     }
 
     fn sigma_rate(&self, w: &DVector<f64>) -> (DVector<f64>, DMatrix<f64>) {
@@ -154,6 +176,7 @@ impl Switched for ParameterSigns<'_, '_> {
 
     fn rate(&self, w: &DVector<f64>, s: &DVector<f64>, dw: &mut DVector<f64>) {
         *dw = -s - w * self.0.decay.decoupled();
+        freeze_saddle(self.0.model, w, dw);
     }
 
     fn sigma_rate(&self, w: &DVector<f64>) -> (DVector<f64>, DMatrix<f64>) {
@@ -222,8 +245,13 @@ impl Switched for MirrorFlow<'_> {
 }
 
 impl Flow for MirrorFlow<'_> {
-    fn run(&self, x0: &DVector<f64>, times: &[f64], stop: Option<&Stop<'_>>, settings: &Settings)
-        -> Result<Trajectory, IntegrationFailure> {
+    fn run(
+        &self,
+        x0: &DVector<f64>,
+        times: &[f64],
+        stop: Option<&Stop<'_>>,
+        settings: &Settings,
+    ) -> Result<Trajectory, IntegrationFailure> {
         let y0 = self.state(x0);
         if self.q == 1.0 {
             return integrate_switched(self, &y0, 0.0, times, stop, settings);
@@ -305,8 +333,8 @@ mod tests {
     fn scalar_sign_flow_matches_the_closed_form() {
         // f(x) = (x − y)²/2, L = 2 balanced, SignGF: |w| grows linearly, w(t) = α + t until x = y
         // (THEORY §4: T = y^{1/L} − α); then x stays at y (sliding).
-        let problem = Problem::new(DMatrix::from_element(1, 1, 1.0), DVector::from_element(1, 0.81), Default::default())
-            .unwrap();
+        let problem =
+            Problem::new(DMatrix::from_element(1, 1, 1.0), DVector::from_element(1, 0.81), Default::default()).unwrap();
         let model = DeepDiagonal::new(2, 1);
         let flow = SteepestFlow { problem: &problem, model: &model, q: 1.0, decay: WeightDecay::None };
         let w0 = model.init(&Initialization::balanced(0.1, 2), 1.0).unwrap();

@@ -1,6 +1,9 @@
 //! mirrorflow: executable, falsifiable checks of the theorems of *Never Saddle for
 //! Reparameterized Steepest Descent as Mirror Flow* (Jacobs, Zhou, Burkholz, ICLR 2026).
 
+pub mod checks;
+pub mod claims;
+pub mod discrete;
 pub mod error;
 pub mod flow;
 pub mod geometry;
@@ -12,7 +15,4 @@ pub mod reparam;
 pub mod rng;
 pub mod roots;
 pub mod switching;
-pub mod checks;
-pub mod claims;
-pub mod discrete;
 pub mod verdict;

@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "mirrorflow", version, about = "Falsifiable checks of 'Never Saddle for Reparameterized Steepest Descent as Mirror Flow'")]
+#[command(
+    name = "mirrorflow",
+    version,
+    about = "Falsifiable checks of 'Never Saddle for Reparameterized Steepest Descent as Mirror Flow'"
+)]
 struct Cli {
     /// Folder of theorem cards.
     #[arg(long, global = true, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/theorems"))]
@@ -69,28 +73,28 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
         /// Depth L ≥ 1.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         depth: i64,
         /// Steepest-descent exponent q ∈ [1, 2].
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         q: f64,
         /// Initial scale α > 0.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         alpha: f64,
         /// Imbalance λ: layer 1 starts at (α^q + λ)^{1/q}.
         #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         balance: f64,
         /// Weight decay μ ≥ 0.
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         weight_decay: f64,
         /// Coupled (Adam + L2) or decoupled (AdamW) weight decay.
         #[arg(long, value_enum, default_value = "decoupled")]
         decay: Decay,
         /// Time horizon.
-        #[arg(long, default_value_t = 1e4)]
+        #[arg(long, default_value_t = 1e4, allow_negative_numbers = true)]
         t_end: f64,
         /// Stop when the loss reaches this value.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         until_loss: Option<f64>,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
@@ -186,7 +190,8 @@ fn run(cli: Cli) -> InputResult<bool> {
                 check_positive("--until-loss", e)?;
             }
             let source = data.display().to_string();
-            let text = std::fs::read_to_string(&data).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
+            let text =
+                std::fs::read_to_string(&data).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
             let problem = Problem::from_json(&source, &text)?;
             let model = DeepDiagonal::new(depth, problem.dim());
             let init = Initialization::lambda(alpha, depth, balance);
@@ -217,10 +222,15 @@ fn run(cli: Cli) -> InputResult<bool> {
                 });
                 println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
             } else {
-                let xs: Vec<String> = x.iter().map(|v| format!("{}", round_sig(*v, 6))).collect();
+                let xs: Vec<String> = x.iter().map(|v| show_number(*v)).collect();
                 println!("x = [{}]", xs.join(", "));
-                println!("loss = {loss:.3e} at t = {:.6}   ({} steps, {} rhs evaluations, {} switching events)",
-                    tr.t_end(), tr.stats.steps, tr.stats.rhs_evals, tr.stats.events);
+                println!(
+                    "loss = {loss:.3e} at t = {:.6}   ({} steps, {} rhs evaluations, {} switching events)",
+                    tr.t_end(),
+                    tr.stats.steps,
+                    tr.stats.rhs_evals,
+                    tr.stats.events
+                );
             }
             if !reached {
                 eprintln!("INCONCLUSIVE: loss {loss:.3e} above --until-loss at t_end = {t_end}");
@@ -239,7 +249,14 @@ fn find(dir: &std::path::Path, id: &str) -> InputResult<Card> {
 
 fn print_outcome(o: &Outcome, verbose: bool) {
     let mark = if o.matches { "" } else { "   <-- UNEXPECTED" };
-    println!("{:<13} {:<36} expect {:<8} {:>4} rows {:>7.2}s{mark}", o.verdict.label(), o.theorem, o.expected, o.evidence.len(), o.seconds);
+    println!(
+        "{:<13} {:<36} expect {:<8} {:>4} rows {:>7.2}s{mark}",
+        o.verdict.label(),
+        o.theorem,
+        o.expected,
+        o.evidence.len(),
+        o.seconds
+    );
     if !o.verdict.reason().is_empty() {
         println!("    {}", o.verdict.reason());
     }
@@ -249,7 +266,7 @@ fn print_outcome(o: &Outcome, verbose: bool) {
         let ratio = |e: &mirrorflow::verdict::Evidence| if e.tolerance > 0.0 { e.error / e.tolerance } else { e.error };
         match shown.iter_mut().find(|s| s.quantity == e.quantity) {
             Some(s) if !verbose => {
-                if !(ratio(e) <= ratio(s)) {
+                if ratio(e).is_nan() || ratio(e) > ratio(s) {
                     *s = e;
                 }
             }
@@ -259,7 +276,23 @@ fn print_outcome(o: &Outcome, verbose: bool) {
     for e in shown {
         println!(
             "    {:<13} {:<52} predicted {:>11.4e} measured {:>11.4e} err {:>9.2e} tol {:>8.1e}  [{}] {}",
-            e.verdict.label(), e.quantity, e.predicted, e.measured, e.error, e.tolerance, e.case, e.route
+            e.verdict.label(),
+            e.quantity,
+            e.predicted,
+            e.measured,
+            e.error,
+            e.tolerance,
+            e.case,
+            e.route
         );
+    }
+}
+
+/// Six significant digits, in scientific notation outside [1e−4, 1e6).
+fn show_number(v: f64) -> String {
+    if v == 0.0 || (1e-4..1e6).contains(&v.abs()) {
+        format!("{}", round_sig(v, 6))
+    } else {
+        format!("{v:.5e}")
     }
 }

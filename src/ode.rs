@@ -195,8 +195,22 @@ fn run_segment(
     let (result, stats, t_out, y_out) = match settings.method {
         Method::Dopri5 => {
             let mut s = Dopri5::from_param(
-                adapter, t0, t1, t1 - t0, y0.clone(), settings.rtol, settings.atol, 0.9, 0.04, 0.2, 10.0, h_max,
-                0.0, n_max, u32::MAX, OutputType::Sparse,
+                adapter,
+                t0,
+                t1,
+                t1 - t0,
+                y0.clone(),
+                settings.rtol,
+                settings.atol,
+                0.9,
+                0.04,
+                0.2,
+                10.0,
+                h_max,
+                0.0,
+                n_max,
+                u32::MAX,
+                OutputType::Sparse,
             );
             let r = s.integrate();
             let (t, y) = (s.x_out().last().copied(), s.y_out().last().cloned());
@@ -204,8 +218,22 @@ fn run_segment(
         }
         Method::Dop853 => {
             let mut s = Dop853::from_param(
-                adapter, t0, t1, t1 - t0, y0.clone(), settings.rtol, settings.atol, 0.9, 0.0, 0.333, 6.0, h_max,
-                0.0, n_max, u32::MAX, OutputType::Sparse,
+                adapter,
+                t0,
+                t1,
+                t1 - t0,
+                y0.clone(),
+                settings.rtol,
+                settings.atol,
+                0.9,
+                0.0,
+                0.333,
+                6.0,
+                h_max,
+                0.0,
+                n_max,
+                u32::MAX,
+                OutputType::Sparse,
             );
             let r = s.integrate();
             let (t, y) = (s.x_out().last().copied(), s.y_out().last().cloned());
@@ -238,7 +266,9 @@ fn run_segment(
 
 fn clone_err(e: &IntegrationError) -> IntegrationError {
     match e {
-        IntegrationError::MaxNumStepReached { x, n_step } => IntegrationError::MaxNumStepReached { x: *x, n_step: *n_step },
+        IntegrationError::MaxNumStepReached { x, n_step } => {
+            IntegrationError::MaxNumStepReached { x: *x, n_step: *n_step }
+        }
         IntegrationError::StepSizeUnderflow { x } => IntegrationError::StepSizeUnderflow { x: *x },
         IntegrationError::StiffnessDetected { x } => IntegrationError::StiffnessDetected { x: *x },
     }
@@ -254,15 +284,16 @@ pub fn integrate(
     stop: Option<&Stop<'_>>,
     settings: &Settings,
 ) -> Result<Trajectory, IntegrationFailure> {
-    let mut traj = Trajectory { t: vec![t0], y: vec![y0.clone()], stats: Stats::default(), stopped: false, stationary_at: None };
+    let mut traj =
+        Trajectory { t: vec![t0], y: vec![y0.clone()], stats: Stats::default(), stopped: false, stationary_at: None };
     for &t1 in times {
         let (t, y) = (traj.t_end(), traj.last().clone());
         if t1 <= t {
             continue;
         }
         let steps_left = settings.max_steps.saturating_sub(traj.stats.steps as u32);
-        let (t_reached, y1, stopped, stats) = run_segment(rhs, stop, t, &y, t1, settings, steps_left)
-            .map_err(|mut e| {
+        let (t_reached, y1, stopped, stats) =
+            run_segment(rhs, stop, t, &y, t1, settings, steps_left).map_err(|mut e| {
                 e.stats += traj.stats;
                 e
             })?;
@@ -309,8 +340,8 @@ mod tests {
         let err = integrate(&rhs, &DVector::from_element(1, 1.0), 0.0, &[100.0], None, &tight).unwrap_err();
         assert!(matches!(err.failure, Failure::StepLimit { .. }), "{err}");
         let stop = |_t: f64, y: &DVector<f64>| y[0] < 0.5;
-        let tr = integrate(&rhs, &DVector::from_element(1, 1.0), 0.0, &[10.0], Some(&stop), &Settings::default())
-            .unwrap();
+        let tr =
+            integrate(&rhs, &DVector::from_element(1, 1.0), 0.0, &[10.0], Some(&stop), &Settings::default()).unwrap();
         assert!(tr.stopped && tr.last()[0] < 0.5 && tr.t_end() < 10.0);
         let blow = |_t: f64, y: &DVector<f64>, dy: &mut DVector<f64>| *dy = y.map(|v| v * v);
         let err = integrate(&blow, &DVector::from_element(1, 1.0), 0.0, &[2.0], None, &Settings::default());

@@ -193,9 +193,8 @@ impl LayerConstants {
 impl Potential for LayerConstants {
     fn hess(&self, x: f64) -> f64 {
         let a = self.layer_powers(x);
-        let h: f64 = (0..a.len())
-            .map(|i| a.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, v)| v).product::<f64>())
-            .sum();
+        let h: f64 =
+            (0..a.len()).map(|i| a.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, v)| v).product::<f64>()).sum();
         1.0 / h
     }
 

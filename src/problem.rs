@@ -46,10 +46,7 @@ impl Problem {
             return Err(InputError::new("a", "the data matrix is empty"));
         }
         if y.len() != a.nrows() {
-            return Err(InputError::new(
-                "y",
-                format!("has {} entries but a has {} rows", y.len(), a.nrows()),
-            ));
+            return Err(InputError::new("y", format!("has {} entries but a has {} rows", y.len(), a.nrows())));
         }
         if let Some((k, v)) = a.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             let (r, c) = (k % a.nrows(), k / a.nrows());
@@ -60,10 +57,7 @@ impl Problem {
         }
         if loss != Loss::Squared {
             if let Some((k, v)) = y.iter().enumerate().find(|(_, v)| v.abs() != 1.0) {
-                return Err(InputError::new(
-                    format!("y[{k}]"),
-                    format!("classification labels must be ±1, got {v}"),
-                ));
+                return Err(InputError::new(format!("y[{k}]"), format!("classification labels must be ±1, got {v}")));
             }
         }
         Ok(Self { a, y, loss })

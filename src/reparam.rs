@@ -23,7 +23,17 @@ pub trait Reparameterization: Send + Sync {
     fn diagonal_jacobian(&self, _w: &DVector<f64>) -> Option<(DVector<f64>, Vec<usize>)> {
         None
     }
+
+    /// Per parameter: whether it belongs to a coordinate caught at the saddle `w = 0`, where the
+    /// steepest flow stays (its Filippov solution) although a discretisation would chatter.
+    fn at_saddle(&self, w: &DVector<f64>) -> Vec<bool> {
+        vec![false; w.len()]
+    }
 }
+
+/// Below this magnitude a weight counts as zero for [`Reparameterization::at_saddle`]. Sign flows
+/// approach 0 linearly and the error control resolves a crossing to about `atol` (1e−13).
+pub const SADDLE_RADIUS: f64 = 1e-12;
 
 /// Initial scale and balance of a deep diagonal model: layer i starts at
 /// `w_i = (α^q + λ_i)^{1/q}` in every coordinate, so `|w_i|^q − |w_j|^q = λ_i − λ_j`.
@@ -175,6 +185,19 @@ impl Reparameterization for DeepDiagonal {
     fn diagonal_jacobian(&self, w: &DVector<f64>) -> Option<(DVector<f64>, Vec<usize>)> {
         let ones = DVector::from_element(self.dim, 1.0);
         Some((self.pullback(w, &ones), (0..self.n_params()).map(|j| j % self.dim).collect()))
+    }
+
+    /// Even depth: a coordinate whose weights are all 0 is a saddle the flow cannot leave (every
+    /// `∂F/∂w` vanishes and, for even L, the field on both sides points back to it). For odd L the
+    /// field is the same on both sides and the flow passes through (the sign flips of THEORY §3).
+    fn at_saddle(&self, w: &DVector<f64>) -> Vec<bool> {
+        if self.depth % 2 == 1 {
+            return vec![false; w.len()];
+        }
+        let stuck: Vec<bool> = (0..self.dim)
+            .map(|k| (0..w.len()).filter(|j| j % self.dim == k).all(|j| w[j].abs() <= SADDLE_RADIUS))
+            .collect();
+        (0..w.len()).map(|j| stuck[j % self.dim]).collect()
     }
 }
 

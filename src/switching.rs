@@ -112,7 +112,8 @@ pub fn integrate_switched(
             mode.classify(sys, y0, k);
         }
     }
-    let mut traj = Trajectory { t: vec![t0], y: vec![y0.clone()], stats: Stats::default(), stopped: false, stationary_at: None };
+    let mut traj =
+        Trajectory { t: vec![t0], y: vec![y0.clone()], stats: Stats::default(), stopped: false, stationary_at: None };
     let (mut t, mut y) = (t0, y0.clone());
     let fail = |failure: Failure, stats: Stats| IntegrationFailure { failure, stats };
     for &t1 in times {
@@ -156,7 +157,8 @@ pub fn integrate_switched(
                     break;
                 }
                 let tm = 0.5 * (ta + tb);
-                let probe = integrate(&rhs, &ya, ta, &[tm], no_stop, settings).map_err(|e| fail(e.failure, traj.stats))?;
+                let probe =
+                    integrate(&rhs, &ya, ta, &[tm], no_stop, settings).map_err(|e| fail(e.failure, traj.stats))?;
                 traj.stats += probe.stats;
                 if frozen.events(sys, probe.last(), tol).is_empty() {
                     (ta, ya) = (tm, probe.last().clone());

@@ -28,9 +28,24 @@ const EXTRA: [ParamSpec; 9] = [
     ParamSpec { name: "t_end", kind: Kind::Real, valid: constraint::positive, doc: "flow horizon" },
     ParamSpec { name: "weight_decay", kind: Kind::Real, valid: constraint::nonnegative, doc: "μ" },
     ParamSpec { name: "decay", kind: Kind::Text, valid: constraint::any, doc: "coupled | decoupled" },
-    ParamSpec { name: "law_exponent", kind: Kind::Real, valid: constraint::positive, doc: "exponent of the conserved quantity (default q)" },
-    ParamSpec { name: "prediction", kind: Kind::Text, valid: constraint::any, doc: "claimed decay rate: \"q*mu\" (default) or \"mu\"" },
-    ParamSpec { name: "identity", kind: Kind::Text, valid: constraint::any, doc: "\"exact\" (default) or \"conserved\" (factor 1)" },
+    ParamSpec {
+        name: "law_exponent",
+        kind: Kind::Real,
+        valid: constraint::positive,
+        doc: "exponent of the conserved quantity (default q)",
+    },
+    ParamSpec {
+        name: "prediction",
+        kind: Kind::Text,
+        valid: constraint::any,
+        doc: "claimed decay rate: \"q*mu\" (default) or \"mu\"",
+    },
+    ParamSpec {
+        name: "identity",
+        kind: Kind::Text,
+        valid: constraint::any,
+        doc: "\"exact\" (default) or \"conserved\" (factor 1)",
+    },
     ParamSpec { name: "steps", kind: Kind::Int, valid: constraint::at_least_one, doc: "discrete steps K" },
     ParamSpec { name: "lr", kind: Kind::Real, valid: constraint::positive, doc: "step size η" },
 ];
@@ -109,10 +124,17 @@ impl Check for BalanceCheck {
                     in_phase += e.min(tr.t_end());
                 }
                 let quantity = format!("max drift of |w_i|^{exponent} − |w_L|^{exponent} (relative)");
-                let mut rows = vec![Evidence::with_error(case, &quantity, 0.0, drift, drift, tolerance, route).with_stats(tr.stats)];
+                let mut rows = vec![
+                    Evidence::with_error(case, &quantity, 0.0, drift, drift, tolerance, route).with_stats(tr.stats)
+                ];
                 if law == "coupled-sign" {
                     if in_phase <= 0.0 {
-                        rows.push(Evidence::inconclusive(case, "gradient-dominated phase", route, "vacuous: no coordinate starts in it"));
+                        rows.push(Evidence::inconclusive(
+                            case,
+                            "gradient-dominated phase",
+                            route,
+                            "vacuous: no coordinate starts in it",
+                        ));
                     } else {
                         let q = "coordinate-time in the gradient-dominated phase";
                         rows.push(Evidence::with_error(case, q, in_phase, in_phase, 0.0, 0.0, route));
@@ -121,7 +143,8 @@ impl Check for BalanceCheck {
                 Ok(rows)
             }
             "decoupled-decay" => {
-                let flow = SteepestFlow { problem: &s.problem, model: &s.model, q: s.q, decay: WeightDecay::Decoupled(mu) };
+                let flow =
+                    SteepestFlow { problem: &s.problem, model: &s.model, q: s.q, decay: WeightDecay::Decoupled(mu) };
                 let t_end = p.real("t_end")?;
                 let times = sample_times(t_end, 50);
                 let route = "ODE in w, least-squares fit of ln|λ(t)|";
@@ -133,7 +156,9 @@ impl Check for BalanceCheck {
                 let predicted = match p.text_or("prediction", "q*mu")?.as_str() {
                     "q*mu" => s.q * mu,
                     "mu" => mu,
-                    other => return Err(InputError::new("parameters.prediction", format!("unknown prediction '{other}'"))),
+                    other => {
+                        return Err(InputError::new("parameters.prediction", format!("unknown prediction '{other}'")))
+                    }
                 };
                 let mut worst = (0.0, predicted);
                 for j in (0..b0.len()).filter(|&j| b0[j].abs() > 0.0) {
@@ -141,12 +166,20 @@ impl Check for BalanceCheck {
                         tr.t.iter().zip(&tr.y).map(|(t, w)| (*t, s.model.balances(w, s.q)[j].abs().ln())).collect();
                     let rate = -fit_slope(&pts);
                     let err = (rate - predicted).abs() / predicted;
-                    if !(err <= worst.0) {
+                    if err.is_nan() || err > worst.0 {
                         worst = (err, rate);
                     }
                 }
-                Ok(vec![Evidence::compare(case, "decay rate of the imbalance", predicted, worst.1, tolerance, Metric::Relative, route)
-                    .with_stats(tr.stats)])
+                Ok(vec![Evidence::compare(
+                    case,
+                    "decay rate of the imbalance",
+                    predicted,
+                    worst.1,
+                    tolerance,
+                    Metric::Relative,
+                    route,
+                )
+                .with_stats(tr.stats)])
             }
             "discrete-gd" | "discrete-signgd" => {
                 if s.model.depth != 2 {
@@ -164,7 +197,13 @@ impl Check for BalanceCheck {
                 let d = s.model.dim;
                 let mut w = s.model.init(&s.init, q)?;
                 let quantity = |w: &DVector<f64>| {
-                    DVector::from_fn(d, |k, _| if gd { w[k] * w[k] - w[d + k] * w[d + k] } else { w[k].abs() - w[d + k].abs() })
+                    DVector::from_fn(d, |k, _| {
+                        if gd {
+                            w[k] * w[k] - w[d + k] * w[d + k]
+                        } else {
+                            w[k].abs() - w[d + k].abs()
+                        }
+                    })
                 };
                 let scale = quantity(&w).amax().max(s.init.alpha.powf(q));
                 let (mut err, mut used): (f64, usize) = (0.0, 0);
@@ -187,11 +226,25 @@ impl Check for BalanceCheck {
                     w = next;
                     used += 1;
                 }
-                let route = if gd { "GD iterates vs one-step identity" } else { "SignGD iterates vs one-step identity" };
+                let route =
+                    if gd { "GD iterates vs one-step identity" } else { "SignGD iterates vs one-step identity" };
                 if used < steps / 2 {
-                    return Ok(vec![Evidence::inconclusive(case, "discrete identity", route, format!("weights crossed zero after {used} steps"))]);
+                    return Ok(vec![Evidence::inconclusive(
+                        case,
+                        "discrete identity",
+                        route,
+                        format!("weights crossed zero after {used} steps"),
+                    )]);
                 }
-                Ok(vec![Evidence::with_error(case, &format!("max one-step identity error over {used} steps"), 0.0, err, err, tolerance, route)])
+                Ok(vec![Evidence::with_error(
+                    case,
+                    &format!("max one-step identity error over {used} steps"),
+                    0.0,
+                    err,
+                    err,
+                    tolerance,
+                    route,
+                )])
             }
             other => Err(InputError::new("parameters.law", format!("unknown law '{other}'"))),
         }
@@ -202,6 +255,7 @@ impl Check for BalanceCheck {
 pub fn fit_slope(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
     let (mt, my) = points.iter().fold((0.0, 0.0), |(a, b), (t, y)| (a + t / n, b + y / n));
-    let (num, den) = points.iter().fold((0.0, 0.0), |(a, b), (t, y)| (a + (t - mt) * (y - my), b + (t - mt) * (t - mt)));
+    let (num, den) =
+        points.iter().fold((0.0, 0.0), |(a, b), (t, y)| (a + (t - mt) * (y - my), b + (t - mt) * (t - mt)));
     num / den
 }

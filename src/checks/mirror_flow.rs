@@ -26,7 +26,12 @@ pub struct MirrorFlowCheck;
 
 const EXTRA: [ParamSpec; 4] = [
     ParamSpec { name: "t_end", kind: Kind::Real, valid: constraint::positive, doc: "integration horizon" },
-    ParamSpec { name: "sample_times", kind: Kind::Int, valid: constraint::at_least_one, doc: "samples compared (≥ 50)" },
+    ParamSpec {
+        name: "sample_times",
+        kind: Kind::Int,
+        valid: constraint::at_least_one,
+        doc: "samples compared (≥ 50)",
+    },
     ParamSpec {
         name: "exponent_shift",
         kind: Kind::Real,
@@ -90,7 +95,10 @@ impl Check for MirrorFlowCheck {
         };
         let common = (tw.t.len() - tw.stopped as usize).min(tx.t.len() - tx.stopped as usize);
         if common < 10 {
-            let reason = format!("only {common} samples before x reached the boundary 0 of dom R (t = {:.3})", tw.t_end().min(tx.t_end()));
+            let reason = format!(
+                "only {common} samples before x reached the boundary 0 of dom R (t = {:.3})",
+                tw.t_end().min(tx.t_end())
+            );
             return Ok(vec![Evidence::inconclusive(case, "trajectory", route_w, reason)]);
         }
         let (tw_y, tx_y) = (&tw.y[..common], &tx.y[..common]);
@@ -111,8 +119,16 @@ impl Check for MirrorFlowCheck {
         stats += tx.stats;
         let quantity = format!("trajectory distance w vs x over t ∈ [0, {}]", round_sig(tw.t[common - 1], 4));
         rows.push(
-            Evidence::with_error(case, &quantity, 0.0, dist, dist, tol.get("trajectory"), &format!("{route_w} vs {route_x}"))
-                .with_stats(stats),
+            Evidence::with_error(
+                case,
+                &quantity,
+                0.0,
+                dist,
+                dist,
+                tol.get("trajectory"),
+                &format!("{route_w} vs {route_x}"),
+            )
+            .with_stats(stats),
         );
         rows.push(Evidence::with_error(
             case,
@@ -188,4 +204,3 @@ fn path_independence(
         (Err(e), _) | (_, Err(e)) => Evidence::inconclusive(case, "path dependence", route, e),
     }
 }
-

@@ -1,0 +1,76 @@
+//! Shared test helpers: run cards, assert outcomes, snapshot rounded evidence.
+#![allow(dead_code)]
+
+use mirrorflow::checks::{self, Outcome};
+use mirrorflow::claims::Card;
+use mirrorflow::verdict::{magnitude, round_sig, Verdict};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// The repository's card folder.
+pub fn cards_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("theorems")
+}
+
+/// All cards bound to a check kind.
+pub fn cards_of(kind: &str) -> Vec<Card> {
+    checks::load_cards(&cards_dir()).expect("cards parse").into_iter().filter(|c| c.check == kind).collect()
+}
+
+/// A stable, machine-independent view of an outcome: 6 significant digits for figures, orders of
+/// magnitude for noise-level errors (THEORY §8), integer solver statistics.
+pub fn snapshot_view(o: &Outcome) -> Value {
+    let rows: Vec<Value> = o
+        .evidence
+        .iter()
+        .map(|e| {
+            // an error measure with a zero prediction is a distance: only its order of magnitude
+            // is stable across machines
+            let measured = if e.predicted == 0.0 {
+                json!(format!("~{:e}", magnitude(e.measured)))
+            } else {
+                json!(round_sig(e.measured, 6))
+            };
+            json!({
+                "case": e.case,
+                "quantity": e.quantity,
+                "predicted": round_sig(e.predicted, 6),
+                "measured": measured,
+                "verdict": e.verdict.label(),
+                "stats": e.stats,
+            })
+        })
+        .collect();
+    json!({ "theorem": o.theorem, "verdict": o.verdict.label(), "expected": o.expected, "rows": rows })
+}
+
+/// Runs every card of a kind with its negative controls; asserts expectations; returns the
+/// snapshot views.
+pub fn run_family(kind: &str) -> Vec<Value> {
+    let cards = cards_of(kind);
+    assert!(!cards.is_empty(), "no cards for {kind}");
+    let mut views = Vec::new();
+    for card in &cards {
+        let o = checks::run_card(card).expect("card runs");
+        assert!(o.matches, "{}: expected {}, got {}", card.id, o.expected, o.verdict);
+        if card.expect == mirrorflow::claims::Expect::Holds {
+            assert_eq!(o.verdict, Verdict::Pass, "{}", card.id);
+        }
+        views.push(snapshot_view(&o));
+        assert!(!card.negative_controls.is_empty(), "{} has no negative control", card.id);
+        for i in 0..card.negative_controls.len() {
+            let c = checks::run_control(card, i).expect("control runs");
+            assert!(c.matches, "{}: negative control must give {}, got {}", c.theorem, c.expected, c.verdict);
+            views.push(snapshot_view(&c));
+        }
+    }
+    views
+}
+
+/// Asserts a YAML snapshot stored in the top-level `snapshots/` folder.
+pub fn snapshot(name: &str, value: &Value) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_yaml_snapshot!(name, value));
+}

@@ -1,0 +1,8 @@
+//! The `mirror-flow` family: every card passes, every negative control fails, evidence snapshotted.
+mod common;
+
+#[test]
+fn mirror_flow_cards_pass_and_controls_fail() {
+    let views = common::run_family("mirror-flow");
+    common::snapshot("mirror_flow", &serde_json::Value::Array(views));
+}
