@@ -1,17 +1,21 @@
 //! mirrorflow: executable, falsifiable checks of the theorems of *Never Saddle for
 //! Reparameterized Steepest Descent as Mirror Flow* (Jacobs, Zhou, Burkholz, ICLR 2026).
 
+pub mod bench;
 pub mod checks;
 pub mod claims;
 pub mod discrete;
 pub mod error;
+pub mod figures;
 pub mod flow;
 pub mod geometry;
 pub mod ode;
+pub mod plots;
 pub mod potential;
 pub mod problem;
 pub mod quadrature;
 pub mod reparam;
+pub mod report;
 pub mod rng;
 pub mod roots;
 pub mod switching;

@@ -1,6 +1,7 @@
 //! The `mirrorflow` command line: list, show and check theorem cards; run flows on your data.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mirrorflow::checks::{self, Outcome};
 use mirrorflow::claims::Card;
 use mirrorflow::error::{check_depth, check_nonnegative, check_positive, check_q, InputError, InputResult};
@@ -8,7 +9,12 @@ use mirrorflow::flow::{run_until_loss, SteepestFlow, WeightDecay};
 use mirrorflow::ode::Settings;
 use mirrorflow::problem::Problem;
 use mirrorflow::reparam::{DeepDiagonal, Initialization, Reparameterization};
-use mirrorflow::verdict::round_sig;
+use mirrorflow::verdict::display_number;
+use mirrorflow::{
+    bench, figures,
+    report::{self, Report},
+};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,6 +36,13 @@ struct Cli {
 enum Format {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ReportFormat {
+    Md,
+    Json,
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -63,6 +76,36 @@ enum Command {
         /// Print every evidence row.
         #[arg(long, short)]
         verbose: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Run every card (or the named ones) with its controls and write report.md, report.json and
+    /// SVG plots; with --diff, compare with an earlier report.json (exit 1 if a verdict regressed).
+    Report {
+        /// Card ids (default: all).
+        ids: Vec<String>,
+        /// Output folder.
+        #[arg(long, default_value = "mirrorflow-report")]
+        out: PathBuf,
+        /// Also write report.html (md and json are always written).
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        /// An earlier report.json to compare with.
+        #[arg(long)]
+        diff: Option<PathBuf>,
+        /// Skip the plots.
+        #[arg(long)]
+        no_plots: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Benchmarks, printed as ratios against a baseline run in the same process.
+    Bench {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -180,6 +223,29 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(ok)
         }
+        Command::Report { ids, out, format, diff, no_plots, quiet, jobs } => {
+            report(&cli.cards, &ids, &out, format, diff, no_plots, quiet, jobs)
+        }
+        Command::Bench { format } => {
+            let cards = checks::load_cards(&cli.cards)?;
+            let lines = vec![bench::integrator_vs_rk4(), bench::switching_vs_naive(), bench::jobs_scaling(&cards)];
+            if format == Format::Json {
+                println!("{}", serde_json::to_string_pretty(&lines).expect("serialisable"));
+            } else {
+                for l in &lines {
+                    println!(
+                        "{}
+  baseline: {}
+  ours:     {}",
+                        l.name, l.baseline, l.ours
+                    );
+                    let rhs =
+                        if l.count_ratio.is_finite() { format!("rhs {:.2}x, ", l.count_ratio) } else { String::new() };
+                    println!("  ratio baseline/ours: {rhs}time {:.2}x\n", l.time_ratio);
+                }
+            }
+            Ok(true)
+        }
         Command::Flow { data, depth, q, alpha, balance, weight_decay, decay, t_end, until_loss, format } => {
             let depth = check_depth("--depth", depth)?;
             let q = check_q("--q", q)?;
@@ -222,7 +288,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 });
                 println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
             } else {
-                let xs: Vec<String> = x.iter().map(|v| show_number(*v)).collect();
+                let xs: Vec<String> = x.iter().map(|v| display_number(*v)).collect();
                 println!("x = [{}]", xs.join(", "));
                 println!(
                     "loss = {loss:.3e} at t = {:.6}   ({} steps, {} rhs evaluations, {} switching events)",
@@ -288,11 +354,90 @@ fn print_outcome(o: &Outcome, verbose: bool) {
     }
 }
 
-/// Six significant digits, in scientific notation outside [1e−4, 1e6).
-fn show_number(v: f64) -> String {
-    if v == 0.0 || (1e-4..1e6).contains(&v.abs()) {
-        format!("{}", round_sig(v, 6))
-    } else {
-        format!("{v:.5e}")
+#[allow(clippy::too_many_arguments)]
+fn report(
+    cards_dir: &std::path::Path,
+    ids: &[String],
+    out: &std::path::Path,
+    format: ReportFormat,
+    diff: Option<PathBuf>,
+    no_plots: bool,
+    quiet: bool,
+    jobs: Option<usize>,
+) -> InputResult<bool> {
+    let mut cards = checks::load_cards(cards_dir)?;
+    for id in ids {
+        if !cards.iter().any(|c| &c.id == id) {
+            return Err(InputError::new(id, "no such card (see `mirrorflow list`)"));
+        }
+    }
+    if !ids.is_empty() {
+        cards.retain(|c| ids.contains(&c.id));
+    }
+    let old = match &diff {
+        Some(path) => {
+            let source = path.display().to_string();
+            let text =
+                std::fs::read_to_string(path).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
+            Some(Report::from_json(&source, &text)?)
+        }
+        None => None,
+    };
+    if jobs == Some(0) {
+        return Err(InputError::new("--jobs", "must be at least 1"));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| InputError::new("--jobs", e.to_string()))?;
+    let bar = ProgressBar::new(cards.len() as u64);
+    if quiet || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} cards {msg}").expect("template"));
+    let built = pool.install(|| {
+        report::build(&cards, &|id| {
+            bar.set_message(id.to_string());
+            bar.inc(1);
+        })
+    })?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(out)
+        .map_err(|e| InputError::new(out.display().to_string(), format!("cannot create: {e}")))?;
+    let write = |name: &str, text: &str| {
+        let path = out.join(name);
+        std::fs::write(&path, text)
+            .map_err(|e| InputError::new(path.display().to_string(), format!("cannot write: {e}")))
+    };
+    let mut plots = Vec::new();
+    if !no_plots {
+        for (file, caption, make) in figures::all() {
+            match make().and_then(|chart| chart.write(&out.join(file))) {
+                Ok(()) => plots.push((file.to_string(), caption.to_string())),
+                Err(e) => eprintln!("plot {file} not written: {e}"),
+            }
+        }
+    }
+    write("report.json", &built.to_json())?;
+    write("report.md", &built.to_markdown(&plots))?;
+    if format == ReportFormat::Html {
+        write("report.html", &built.to_html(&plots))?;
+    }
+    if !quiet {
+        print!("{}", built.summary_table());
+        println!("wrote {} ({} plots)", out.display(), plots.len());
+    }
+    match old {
+        Some(old) => {
+            let changes = report::diff(&old, &built);
+            if changes.is_empty() {
+                println!("no change against {}", diff.expect("given").display());
+            }
+            for c in &changes {
+                println!("{c}");
+            }
+            Ok(!report::regressed(&changes))
+        }
+        None => Ok(built.all_as_expected()),
     }
 }

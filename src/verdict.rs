@@ -182,6 +182,17 @@ pub fn round_sig(v: f64, digits: i32) -> f64 {
     (v * scale).round() / scale
 }
 
+/// Six significant digits, in scientific notation outside `[1e−4, 1e6)`.
+pub fn display_number(v: f64) -> String {
+    if v == 0.0 || (1e-4..1e6).contains(&v.abs()) {
+        format!("{}", round_sig(v, 6))
+    } else if v.is_finite() {
+        format!("{v:.5e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// The order of magnitude `10^floor(log10 |v|)` (for noise-level figures in snapshots).
 pub fn magnitude(v: f64) -> f64 {
     if v == 0.0 || !v.is_finite() {

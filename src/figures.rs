@@ -1,0 +1,163 @@
+//! The report's figures: each function computes its data with the engine (never from stored
+//! numbers) and returns a [`Chart`].
+
+use crate::flow::{run_to_stationarity, Flow, MirrorFlow, SteepestFlow, WeightDecay};
+use crate::ode::{sample_times, Settings};
+use crate::plots::{Chart, Series, Style};
+use crate::potential::{Balanced, LambdaBalanced, Potential};
+use crate::problem::{Loss, Problem};
+use crate::reparam::{DeepDiagonal, Initialization, Reparameterization};
+use nalgebra::{DMatrix, DVector};
+
+/// x_k(t) of λ-balanced SignGF (L = 2, λ = 0.5, α = 0.3) by the parameter route (lines) and the
+/// mirror route (markers), three coordinates of the `mirror-flow-lambda` problem.
+pub fn mirror_trajectories() -> Result<Chart<'static>, String> {
+    let problem = Problem::random_regression(1, 5, 10, 0);
+    let model = DeepDiagonal::new(2, 10);
+    let init = Initialization::lambda(0.3, 2, 0.5);
+    let w0 = model.init(&init, 1.0).map_err(|e| e.to_string())?;
+    let potential = LambdaBalanced { q: 1.0, lambda: 0.5 };
+    let pf = SteepestFlow { problem: &problem, model: &model, q: 1.0, decay: WeightDecay::None };
+    let mf = MirrorFlow { problem: &problem, potential: &potential, q: 1.0 };
+    let times = sample_times(1.2, 60);
+    let settings = Settings::default();
+    let tw = run_to_stationarity(&pf, &w0, &times, None, &settings).map_err(|e| e.to_string())?;
+    let tx = run_to_stationarity(&mf, &model.x(&w0), &times, None, &settings).map_err(|e| e.to_string())?;
+    let mut series = Vec::new();
+    for k in 0..3 {
+        series.push(Series {
+            name: format!("x_{k} from w (parameter flow)"),
+            points: tw.t.iter().zip(&tw.y).map(|(t, w)| (*t, model.x(w)[k])).collect(),
+            style: Style::Line,
+        });
+        series.push(Series {
+            name: format!("x_{k} from z = R'(x) (mirror flow)"),
+            points: tx.t.iter().zip(&tx.y).map(|(t, z)| (*t, mf.predictor(z)[k])).collect(),
+            style: Style::Points,
+        });
+    }
+    Ok(Chart {
+        title: "SignGF on u⊙v (λ = 0.5): parameter flow vs steepest mirror flow",
+        x_label: "t",
+        y_label: "x_k(t)",
+        series,
+        marks: vec![],
+    })
+}
+
+/// `log10 |u|^q − |v|^q` under decoupled weight decay μ = 0.2 for q ∈ {1, 1.5, 2} (lines) and
+/// the predicted `λ_0 e^{−qμt}` (dashed).
+pub fn balance_decay() -> Result<Chart<'static>, String> {
+    let problem = Problem::random_regression(5, 5, 10, 0);
+    let model = DeepDiagonal::new(2, 10);
+    let mu = 0.2;
+    let mut series = Vec::new();
+    for q in [1.0, 1.5, 2.0] {
+        let init = Initialization::lambda(0.5, 2, 0.3);
+        let w0 = model.init(&init, q).map_err(|e| e.to_string())?;
+        let flow = SteepestFlow { problem: &problem, model: &model, q, decay: WeightDecay::Decoupled(mu) };
+        let tr = flow.run(&w0, &sample_times(8.0, 80), None, &Settings::default()).map_err(|e| e.to_string())?;
+        series.push(Series {
+            name: format!("q = {q}: measured"),
+            points: tr.t.iter().zip(&tr.y).map(|(t, w)| (*t, model.balances(w, q)[0].abs().log10())).collect(),
+            style: Style::Line,
+        });
+        series.push(Series {
+            name: format!("q = {q}: λ0·exp(−qμt)"),
+            points: tr.t.iter().map(|t| (*t, (0.3 * (-q * mu * t).exp()).log10())).collect(),
+            style: Style::Dashed,
+        });
+    }
+    Ok(Chart {
+        title: "Decoupled weight decay: imbalance |u|^q − |v|^q (μ = 0.2)",
+        x_label: "t",
+        y_label: "log10 imbalance",
+        series,
+        marks: vec![],
+    })
+}
+
+/// Limits of coupled and decoupled SignGF (L = 2, μ = 0.1, scalar `f = (x − y)²/2`) divided by the
+/// target, against the soft threshold and the box `min(y, μ^{−2})` (THEORY §6).
+pub fn wd_equilibria() -> Result<Chart<'static>, String> {
+    let mu: f64 = 0.1;
+    let model = DeepDiagonal::new(2, 1);
+    let w0 = model.init(&Initialization::balanced(0.1, 2), 1.0).map_err(|e| e.to_string())?;
+    let targets: Vec<f64> = (0..12).map(|i| 10f64.powf(-1.7 + 0.4 * i as f64)).collect();
+    let mut measured = [Vec::new(), Vec::new()];
+    for &y in &targets {
+        let problem = Problem::new(DMatrix::from_element(1, 1, 1.0), DVector::from_element(1, y), Loss::Squared)
+            .map_err(|e| e.to_string())?;
+        for (slot, decay) in [WeightDecay::Coupled(mu), WeightDecay::Decoupled(mu)].into_iter().enumerate() {
+            let flow = SteepestFlow { problem: &problem, model: &model, q: 1.0, decay };
+            let tr = flow.run(&w0, &[60.0], None, &Settings::default()).map_err(|e| e.to_string())?;
+            measured[slot].push((y.log10(), model.x(tr.last())[0] / y));
+        }
+    }
+    let soft = targets.iter().map(|y| (y.log10(), (y - mu).max(0.0) / y)).collect();
+    let clip = targets.iter().map(|y| (y.log10(), y.min(mu.powi(-2)) / y)).collect();
+    Ok(Chart {
+        title: "Weight-decay equilibria of SignGF (L = 2, μ = 0.1)",
+        x_label: "log10 target y",
+        y_label: "limit x∞ / y",
+        series: vec![
+            Series { name: "coupled (Adam + L2): measured".into(), points: measured[0].clone(), style: Style::Points },
+            Series { name: "soft threshold max(y − μ, 0)".into(), points: soft, style: Style::Dashed },
+            Series { name: "decoupled (AdamW): measured".into(), points: measured[1].clone(), style: Style::Points },
+            Series { name: "box min(y, μ^−2)".into(), points: clip, style: Style::Dashed },
+        ],
+        marks: vec![(mu.log10(), "μ".into()), ((mu.powi(-2)).log10(), "μ^−L".into())],
+    })
+}
+
+/// `log10 R''(x)` of the balanced potentials for L ∈ {2, 3, 4} and q ∈ {1, 2}: closed form (line)
+/// and num-dual derivative of the closed-form R' (markers).
+pub fn potentials() -> Result<Chart<'static>, String> {
+    let xs: Vec<f64> = (0..40).map(|i| 10f64.powf(-4.0 + 0.125 * i as f64)).collect();
+    let mut series = Vec::new();
+    for (depth, q) in [(2, 2.0), (3, 2.0), (4, 2.0), (2, 1.0), (3, 1.0), (4, 1.0)] {
+        let p = Balanced::new(depth, q);
+        series.push(Series {
+            name: format!("L = {depth}, q = {q}: R'' = |x|^(−e)/L, e = {:.3}", p.exponent),
+            points: xs.iter().map(|x| (x.log10(), p.hess(*x).log10())).collect(),
+            style: Style::Line,
+        });
+        series.push(Series {
+            name: format!("L = {depth}, q = {q}: d/dx R' by num-dual"),
+            points: xs
+                .iter()
+                .step_by(4)
+                .map(|x| (x.log10(), p.hess_autodiff(*x).unwrap_or(f64::NAN).log10()))
+                .collect(),
+            style: Style::Points,
+        });
+    }
+    Ok(Chart {
+        title: "Balanced mirror potentials: R''(x) = |x|^(−q(L−1)/L)/L",
+        x_label: "log10 x",
+        y_label: "log10 R''(x)",
+        series,
+        marks: vec![],
+    })
+}
+
+/// All report figures: (file name, caption, chart builder).
+pub type Figure = (&'static str, &'static str, fn() -> Result<Chart<'static>, String>);
+
+/// The figures written by `mirrorflow report`.
+pub fn all() -> Vec<Figure> {
+    vec![
+        (
+            "mirror_trajectories.svg",
+            "Mirror-flow trajectories: parameter route (lines) vs mirror route (markers)",
+            mirror_trajectories,
+        ),
+        ("balance_decay.svg", "Balance quantities under decoupled weight decay vs λ0·exp(−qμt)", balance_decay),
+        (
+            "wd_equilibria.svg",
+            "Weight-decay equilibria vs target: coupled soft threshold, decoupled box",
+            wd_equilibria,
+        ),
+        ("potentials.svg", "Balanced potentials R'' (closed form vs num-dual)", potentials),
+    ]
+}

@@ -1,0 +1,424 @@
+//! Reports researchers can read and CI can diff: a stable JSON document (sorted keys, rounded
+//! figures), a Markdown verdict table per family, and the comparison of two reports.
+
+use crate::checks::{self, Outcome};
+use crate::claims::Card;
+use crate::error::{InputError, InputResult};
+use crate::verdict::{display_number, round_sig, Evidence};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Non-finite figures (an INCONCLUSIVE row has none) are written as `null`.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
+/// One evidence row, rounded to 6 significant digits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Grid point.
+    pub case: String,
+    /// Quantity compared.
+    pub quantity: String,
+    /// Predicted value.
+    #[serde(with = "nan_as_null")]
+    pub predicted: f64,
+    /// Measured value.
+    #[serde(with = "nan_as_null")]
+    pub measured: f64,
+    /// Error measure.
+    #[serde(with = "nan_as_null")]
+    pub error: f64,
+    /// Tolerance on the error.
+    #[serde(with = "nan_as_null")]
+    pub tolerance: f64,
+    /// Routes.
+    pub route: String,
+    /// Row verdict label.
+    pub verdict: String,
+}
+
+/// A negative control's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlReport {
+    /// `card/control-N`.
+    pub id: String,
+    /// What is wrong in it.
+    pub description: String,
+    /// The verdict it must give.
+    pub expected: String,
+    /// The verdict it gave.
+    pub verdict: String,
+    /// Whether they agree.
+    pub matches: bool,
+}
+
+/// A card's outcome in a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardReport {
+    /// Card id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// paper / derived / literature.
+    pub provenance: String,
+    /// Check kind (the family).
+    pub check: String,
+    /// holds / refuted / open.
+    pub expect: String,
+    /// PASS / FAIL / INCONCLUSIVE.
+    pub verdict: String,
+    /// The reason of a non-PASS verdict.
+    pub reason: String,
+    /// Whether the verdict is the expected one.
+    pub matches: bool,
+    /// The tolerance justification.
+    pub tolerance_why: String,
+    /// Evidence rows.
+    pub rows: Vec<Row>,
+    /// Negative controls.
+    pub controls: Vec<ControlReport>,
+}
+
+/// A whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Format version.
+    pub version: u32,
+    /// Cards, sorted by id.
+    pub cards: Vec<CardReport>,
+}
+
+fn row(e: &Evidence) -> Row {
+    Row {
+        case: e.case.clone(),
+        quantity: e.quantity.clone(),
+        predicted: round_sig(e.predicted, 6),
+        measured: round_sig(e.measured, 6),
+        error: round_sig(e.error, 3),
+        tolerance: e.tolerance,
+        route: e.route.clone(),
+        verdict: e.verdict.label().to_string(),
+    }
+}
+
+/// Runs a card and its negative controls into a report entry.
+pub fn card_report(card: &Card) -> InputResult<CardReport> {
+    let o: Outcome = checks::run_card(card)?;
+    let controls = (0..card.negative_controls.len())
+        .map(|i| {
+            let c = checks::run_control(card, i)?;
+            Ok(ControlReport {
+                id: c.theorem,
+                description: c.title,
+                expected: c.expected,
+                verdict: c.verdict.label().to_string(),
+                matches: c.matches,
+            })
+        })
+        .collect::<InputResult<Vec<_>>>()?;
+    Ok(CardReport {
+        id: card.id.clone(),
+        title: card.title.clone(),
+        provenance: format!("{:?}", card.provenance).to_lowercase(),
+        check: card.check.clone(),
+        expect: o.expected.clone(),
+        verdict: o.verdict.label().to_string(),
+        reason: o.verdict.reason().to_string(),
+        matches: o.matches,
+        tolerance_why: card.tolerance_why.clone(),
+        rows: o.evidence.iter().map(row).collect(),
+        controls,
+    })
+}
+
+/// Runs cards in parallel (on the current rayon pool), calling `progress` after each.
+pub fn build(cards: &[Card], progress: &(dyn Fn(&str) + Sync)) -> InputResult<Report> {
+    let mut entries = cards
+        .par_iter()
+        .map(|c| {
+            let r = card_report(c);
+            progress(&c.id);
+            r
+        })
+        .collect::<InputResult<Vec<_>>>()?;
+    entries.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Report { version: 1, cards: entries })
+}
+
+impl Report {
+    /// Whether every card and control gave its expected verdict.
+    pub fn all_as_expected(&self) -> bool {
+        self.cards.iter().all(|c| c.matches && c.controls.iter().all(|k| k.matches))
+    }
+
+    /// Pretty JSON with sorted keys.
+    pub fn to_json(&self) -> String {
+        let value = serde_json::to_value(self).expect("serialisable");
+        serde_json::to_string_pretty(&value).expect("serialisable") + "\n"
+    }
+
+    /// Parses a report written by [`Report::to_json`].
+    pub fn from_json(source: &str, text: &str) -> InputResult<Self> {
+        serde_json::from_str(text)
+            .map_err(|e| InputError::new(format!("{source}:{}", e.line()), format!("not a mirrorflow report: {e}")))
+    }
+
+    /// The verdict table (one line per card, grouped by family) used in the README.
+    pub fn summary_table(&self) -> String {
+        let mut out =
+            String::from("| card | family | provenance | expect | verdict | controls |\n|---|---|---|---|---|---|\n");
+        for c in &self.cards {
+            let controls = c.controls.iter().filter(|k| k.matches).count();
+            out += &format!(
+                "| `{}` | {} | {} | {} | {} | {}/{} as expected |\n",
+                c.id,
+                c.check,
+                c.provenance,
+                c.expect,
+                c.verdict,
+                controls,
+                c.controls.len()
+            );
+        }
+        out
+    }
+
+    /// The Markdown report: a table per family with the key figures, then the plots.
+    pub fn to_markdown(&self, plots: &[(String, String)]) -> String {
+        let mut out = String::from("# mirrorflow report\n\n");
+        let expected = self.cards.iter().filter(|c| c.matches).count();
+        out += &format!(
+            "{expected} of {} cards as expected; statements are reconstructed from the paper's confirmed definitions (provenance per card).\n\n",
+            self.cards.len()
+        );
+        let mut families: BTreeMap<&str, Vec<&CardReport>> = BTreeMap::new();
+        for c in &self.cards {
+            families.entry(&c.check).or_default().push(c);
+        }
+        for (family, cards) in families {
+            out += &format!("## {family}\n\n| claim | provenance | expect | verdict | key figure: predicted vs measured (error / tolerance) | route |\n|---|---|---|---|---|---|\n");
+            for c in cards {
+                let worst = worst_rows(&c.rows);
+                let figures: Vec<String> = worst
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} [{}]: {} vs {} ({:.2e} / {:.1e})",
+                            r.quantity,
+                            r.case,
+                            display_number(r.predicted),
+                            display_number(r.measured),
+                            r.error,
+                            r.tolerance
+                        )
+                    })
+                    .collect();
+                let routes: Vec<&str> = worst.iter().map(|r| r.route.as_str()).collect();
+                out += &format!(
+                    "| **{}**: {} | {} | {} | {} | {} | {} |\n",
+                    c.id,
+                    c.title.replace('|', "\\|"),
+                    c.provenance,
+                    c.expect,
+                    c.verdict,
+                    figures.join("<br>").replace('|', "\\|"),
+                    routes.join("<br>").replace('|', "\\|")
+                );
+            }
+            out += "\n";
+        }
+        if !plots.is_empty() {
+            out += "## Plots\n\n";
+            for (file, caption) in plots {
+                out += &format!("![{caption}]({file})\n\n*{caption}*\n\n");
+            }
+        }
+        out
+    }
+}
+
+impl Report {
+    /// A self-contained HTML page: the verdict table per card and the plots.
+    pub fn to_html(&self, plots: &[(String, String)]) -> String {
+        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let mut out = String::from(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>mirrorflow report</title>\
+             <style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px}</style></head><body>\
+             <h1>mirrorflow report</h1><table><tr><th>card</th><th>family</th><th>provenance</th>\
+             <th>expect</th><th>verdict</th><th>key figures</th></tr>",
+        );
+        for c in &self.cards {
+            let figures: Vec<String> = worst_rows(&c.rows)
+                .iter()
+                .map(|r| {
+                    esc(&format!(
+                        "{} [{}]: {} vs {}",
+                        r.quantity,
+                        r.case,
+                        display_number(r.predicted),
+                        display_number(r.measured)
+                    ))
+                })
+                .collect();
+            out += &format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&c.id),
+                esc(&c.check),
+                c.provenance,
+                c.expect,
+                c.verdict,
+                figures.join("<br>")
+            );
+        }
+        out += "</table>";
+        for (file, caption) in plots {
+            out +=
+                &format!("<figure><img src=\"{file}\" alt=\"{0}\"><figcaption>{0}</figcaption></figure>", esc(caption));
+        }
+        out + "</body></html>\n"
+    }
+}
+
+/// The row with the largest error/tolerance ratio of each quantity.
+fn worst_rows(rows: &[Row]) -> Vec<&Row> {
+    let mut worst: Vec<&Row> = Vec::new();
+    let ratio = |r: &Row| if r.tolerance > 0.0 { r.error / r.tolerance } else { r.error };
+    for r in rows {
+        match worst.iter_mut().find(|w| w.quantity == r.quantity) {
+            Some(w) => {
+                if ratio(r).is_nan() || ratio(r) > ratio(w) {
+                    *w = r;
+                }
+            }
+            None => worst.push(r),
+        }
+    }
+    worst
+}
+
+/// A difference between two reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A card's verdict changed; `regressed` when it was as expected and no longer is.
+    Verdict {
+        /// Card or control id.
+        id: String,
+        /// Old verdict.
+        old: String,
+        /// New verdict.
+        new: String,
+        /// Whether this is a regression.
+        regressed: bool,
+    },
+    /// A card appeared or disappeared.
+    Card {
+        /// Card id.
+        id: String,
+        /// "added" or "removed".
+        what: &'static str,
+    },
+    /// A figure moved by more than its tolerance.
+    Figure {
+        /// Card id.
+        id: String,
+        /// Grid point.
+        case: String,
+        /// Quantity.
+        quantity: String,
+        /// Old measured value.
+        old: f64,
+        /// New measured value.
+        new: f64,
+        /// Its tolerance.
+        tolerance: f64,
+    },
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::Verdict { id, old, new, regressed } => {
+                write!(f, "VERDICT {id}: {old} -> {new}{}", if *regressed { "  (regression)" } else { "" })
+            }
+            Change::Card { id, what } => write!(f, "CARD {id} {what}"),
+            Change::Figure { id, case, quantity, old, new, tolerance } => {
+                write!(f, "FIGURE {id} [{case}] {quantity}: {old} -> {new} (moved more than tolerance {tolerance:.1e})")
+            }
+        }
+    }
+}
+
+/// The changes from `old` to `new`: verdicts (cards and controls) first, then figures.
+pub fn diff(old: &Report, new: &Report) -> Vec<Change> {
+    let mut verdicts = Vec::new();
+    let mut figures = Vec::new();
+    for n in &new.cards {
+        let Some(o) = old.cards.iter().find(|o| o.id == n.id) else {
+            verdicts.push(Change::Card { id: n.id.clone(), what: "added" });
+            continue;
+        };
+        if o.verdict != n.verdict {
+            let regressed = o.matches && !n.matches;
+            verdicts.push(Change::Verdict {
+                id: n.id.clone(),
+                old: o.verdict.clone(),
+                new: n.verdict.clone(),
+                regressed,
+            });
+        }
+        for nc in &n.controls {
+            if let Some(oc) = o.controls.iter().find(|oc| oc.id == nc.id) {
+                if oc.verdict != nc.verdict {
+                    let regressed = oc.matches && !nc.matches;
+                    verdicts.push(Change::Verdict {
+                        id: nc.id.clone(),
+                        old: oc.verdict.clone(),
+                        new: nc.verdict.clone(),
+                        regressed,
+                    });
+                }
+            }
+        }
+        for nr in &n.rows {
+            if let Some(or) = o.rows.iter().find(|r| r.case == nr.case && r.quantity == nr.quantity) {
+                let moved = (nr.measured - or.measured).abs();
+                if moved > nr.tolerance || (nr.measured.is_nan() != or.measured.is_nan()) {
+                    figures.push(Change::Figure {
+                        id: n.id.clone(),
+                        case: nr.case.clone(),
+                        quantity: nr.quantity.clone(),
+                        old: or.measured,
+                        new: nr.measured,
+                        tolerance: nr.tolerance,
+                    });
+                }
+            }
+        }
+    }
+    for o in &old.cards {
+        if !new.cards.iter().any(|n| n.id == o.id) {
+            verdicts.push(Change::Card { id: o.id.clone(), what: "removed" });
+        }
+    }
+    verdicts.extend(figures);
+    verdicts
+}
+
+/// Whether any change is a regression (or a card that was as expected disappeared).
+pub fn regressed(changes: &[Change]) -> bool {
+    changes.iter().any(|c| matches!(c, Change::Verdict { regressed: true, .. }))
+}

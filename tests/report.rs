@@ -1,0 +1,95 @@
+//! Reports: files written, SVGs valid, `--diff` silent on an unchanged tree and loud (exit 1, card
+//! named) when a card's prediction is altered; the README's card table is current.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mirrorflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mirrorflow")).args(args).output().expect("binary runs")
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mirrorflow-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn report_writes_markdown_json_and_valid_svgs() {
+    let out = fresh_dir("full");
+    let o = mirrorflow(&["report", "--out", out.to_str().unwrap(), "--quiet", "--format", "html"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| claim | provenance | expect | verdict |"), "verdict table missing");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert!(json["cards"].as_array().unwrap().len() >= 7);
+    assert!(out.join("report.html").exists());
+    let svgs: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "svg"))
+        .collect();
+    assert!(svgs.len() >= 4, "{svgs:?}");
+    for svg in svgs {
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.trim_start().starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{svg:?}");
+        assert!(
+            text.matches("<path").count() + text.matches("<polyline").count() + text.matches("<circle").count() > 3
+        );
+        assert!(md.contains(svg.file_name().unwrap().to_str().unwrap()), "report.md must link {svg:?}");
+    }
+}
+
+#[test]
+fn diff_is_silent_when_unchanged_and_names_an_altered_card() {
+    let ids = ["balance-decoupled-decay", "balance-discrete"];
+    let base = fresh_dir("base");
+    let mut args = vec!["report", "--out", base.to_str().unwrap(), "--quiet", "--no-plots"];
+    args.extend(ids);
+    assert_eq!(mirrorflow(&args).status.code(), Some(0));
+    let old = base.join("report.json");
+    let again = fresh_dir("again");
+    let mut args =
+        vec!["report", "--out", again.to_str().unwrap(), "--quiet", "--no-plots", "--diff", old.to_str().unwrap()];
+    args.extend(ids);
+    let o = mirrorflow(&args);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("no change"), "{text}");
+    // a temporary card folder where one card claims the wrong decay rate μ instead of qμ
+    let cards = fresh_dir("cards");
+    std::fs::create_dir_all(&cards).unwrap();
+    for id in ids {
+        let mut card = std::fs::read_to_string(repo().join("theorems").join(format!("{id}.toml"))).unwrap();
+        if id == "balance-decoupled-decay" {
+            card = card.replace("law = \"decoupled-decay\"", "law = \"decoupled-decay\"\nprediction = \"mu\"");
+        }
+        std::fs::write(cards.join(format!("{id}.toml")), card).unwrap();
+    }
+    let altered = fresh_dir("altered");
+    let mut args = vec!["--cards", cards.to_str().unwrap(), "report", "--out", altered.to_str().unwrap()];
+    args.extend(["--quiet", "--no-plots", "--diff", old.to_str().unwrap()]);
+    let o = mirrorflow(&args);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.starts_with("VERDICT balance-decoupled-decay: PASS -> FAIL"), "verdict changes come first: {text}");
+}
+
+#[test]
+fn readme_table_is_current() {
+    let cards = mirrorflow::checks::load_cards(&repo().join("theorems")).unwrap();
+    let report = mirrorflow::report::build(&cards, &|_| {}).unwrap();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let begin = readme.find("<!-- cards:begin -->\n").expect("README has the cards:begin marker") + 21;
+    let end = readme.find("<!-- cards:end -->").expect("README has the cards:end marker");
+    assert_eq!(
+        &readme[begin..end],
+        report.summary_table(),
+        "README card table is stale: paste the table printed by `cargo run --release -- report`"
+    );
+}
