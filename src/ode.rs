@@ -152,6 +152,7 @@ pub type Rhs<'a> = dyn Fn(f64, &DVector<f64>, &mut DVector<f64>) + 'a;
 pub type Stop<'a> = dyn Fn(f64, &DVector<f64>) -> bool + 'a;
 
 struct Adapter<'a> {
+    evals: &'a Cell<u64>,
     rhs: &'a Rhs<'a>,
     stop: Option<&'a Stop<'a>>,
     stopped: &'a Cell<bool>,
@@ -160,6 +161,7 @@ struct Adapter<'a> {
 
 impl System<f64, DVector<f64>> for Adapter<'_> {
     fn system(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
+        self.evals.set(self.evals.get() + 1);
         (self.rhs)(t, y, dy);
     }
 
@@ -188,8 +190,8 @@ fn run_segment(
     settings: &Settings,
     steps_left: u32,
 ) -> Result<(f64, DVector<f64>, bool, Stats), IntegrationFailure> {
-    let (stopped, nonfinite) = (Cell::new(false), Cell::new(false));
-    let adapter = Adapter { rhs, stop, stopped: &stopped, nonfinite: &nonfinite };
+    let (stopped, nonfinite, evals) = (Cell::new(false), Cell::new(false), Cell::new(0));
+    let adapter = Adapter { evals: &evals, rhs, stop, stopped: &stopped, nonfinite: &nonfinite };
     let h_max = if settings.h_max > 0.0 { settings.h_max } else { t1 - t0 };
     let n_max = steps_left.max(1);
     let (result, stats, t_out, y_out) = match settings.method {
@@ -247,7 +249,8 @@ fn run_segment(
             rejected: s.rejected_steps as u64,
             events: 0,
         })
-        .unwrap_or_default();
+        // ode_solvers reports no statistics on failure: keep our own count of the work done
+        .unwrap_or(Stats { rhs_evals: evals.get(), ..Stats::default() });
     let t_reached = t_out.unwrap_or(t0);
     if let Some(e) = result {
         let failure = match e {

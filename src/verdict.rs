@@ -6,18 +6,21 @@ use serde::Serialize;
 use std::fmt;
 
 /// The outcome of a check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "verdict", content = "reason")]
+/// Serialised as its label (`"PASS"`, `"FAIL"`, `"INCONCLUSIVE"`); the reason travels separately.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Every figure agreed with the prediction within its tolerance.
-    #[serde(rename = "PASS")]
     Pass,
     /// Some figure disagreed beyond its tolerance.
-    #[serde(rename = "FAIL")]
     Fail(String),
     /// A solver did not converge, hit a limit or produced NaN: nothing is claimed.
-    #[serde(rename = "INCONCLUSIVE")]
     Inconclusive(String),
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.label())
+    }
 }
 
 impl Verdict {

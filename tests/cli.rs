@@ -164,6 +164,6 @@ fn check_all_passes_and_reports_json() {
     let out = mirrorflow(&["check", "balance-discrete", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["theorem"], "balance-discrete");
-    assert_eq!(v[0]["verdict"]["verdict"], "PASS");
+    assert_eq!(v[0]["verdict"], "PASS");
     assert!(v[0]["evidence"].as_array().unwrap().iter().all(|e| e.get("route").is_some()));
 }

@@ -59,6 +59,8 @@ pub struct Outcome {
     pub title: String,
     /// The verdict over all grid points.
     pub verdict: Verdict,
+    /// Why, for FAIL and INCONCLUSIVE.
+    pub reason: String,
     /// What was expected: holds/refuted/open, or fail/pass for a control.
     pub expected: String,
     /// Whether the verdict is the expected one.
@@ -118,6 +120,7 @@ pub fn run_card(card: &Card) -> InputResult<Outcome> {
     Ok(Outcome {
         theorem: card.id.clone(),
         title: card.title.clone(),
+        reason: verdict.reason().to_string(),
         verdict,
         expected,
         matches,
@@ -138,6 +141,7 @@ pub fn run_control(card: &Card, index: usize) -> InputResult<Outcome> {
     Ok(Outcome {
         theorem: format!("{}/control-{}", card.id, index + 1),
         title: control.description.clone(),
+        reason: verdict.reason().to_string(),
         verdict,
         expected: format!("{:?}", control.expect).to_lowercase(),
         matches,
