@@ -187,17 +187,27 @@ impl Reparameterization for DeepDiagonal {
         Some((self.pullback(w, &ones), (0..self.n_params()).map(|j| j % self.dim).collect()))
     }
 
-    /// Even depth: a coordinate whose weights are all 0 is a saddle the flow cannot leave (every
-    /// `∂F/∂w` vanishes and, for even L, the field on both sides points back to it). For odd L the
-    /// field is the same on both sides and the flow passes through (the sign flips of THEORY §3).
+    /// Weights of one coordinate (and side) that reach 0 together in an even-sized group (equal
+    /// magnitudes: a balanced pair, or all layers for even L) stay there: each one's velocity
+    /// `−s·sign(∏_{j≠i} w_j)` flips when the others cross, so the field points back to 0 from both
+    /// sides (a Filippov sliding mode; a discretisation would chatter). An odd-sized group sees the
+    /// same field on both sides and passes through (the sign flips of THEORY §3 for odd L).
     fn at_saddle(&self, w: &DVector<f64>) -> Vec<bool> {
-        if self.depth % 2 == 1 {
-            return vec![false; w.len()];
+        let mut stuck = vec![false; w.len()];
+        for side in 0..self.sides() {
+            for k in 0..self.dim {
+                let zeros: Vec<usize> = (0..self.depth)
+                    .map(|i| (side * self.depth + i) * self.dim + k)
+                    .filter(|&j| w[j].abs() <= SADDLE_RADIUS)
+                    .collect();
+                if zeros.len() >= 2 && zeros.len() % 2 == 0 {
+                    for j in zeros {
+                        stuck[j] = true;
+                    }
+                }
+            }
         }
-        let stuck: Vec<bool> = (0..self.dim)
-            .map(|k| (0..w.len()).filter(|j| j % self.dim == k).all(|j| w[j].abs() <= SADDLE_RADIUS))
-            .collect();
-        (0..w.len()).map(|j| stuck[j % self.dim]).collect()
+        stuck
     }
 }
 
