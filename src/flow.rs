@@ -175,8 +175,9 @@ impl Switched for ParameterSigns<'_, '_> {
     }
 
     fn rate(&self, w: &DVector<f64>, s: &DVector<f64>, dw: &mut DVector<f64>) {
+        // no saddle freezing here: σ = ∇F + μw is continuous in w, so weights reaching 0 are
+        // ordinary switching surfaces of this system and slide through the Filippov machinery
         *dw = -s - w * self.0.decay.decoupled();
-        freeze_saddle(self.0.model, w, dw);
     }
 
     fn sigma_rate(&self, w: &DVector<f64>) -> (DVector<f64>, DMatrix<f64>) {
