@@ -200,7 +200,7 @@ impl Reparameterization for DeepDiagonal {
                     .map(|i| (side * self.depth + i) * self.dim + k)
                     .filter(|&j| w[j].abs() <= SADDLE_RADIUS)
                     .collect();
-                if zeros.len() >= 2 && zeros.len() % 2 == 0 {
+                if zeros.len() >= 2 && zeros.len().is_multiple_of(2) {
                     for j in zeros {
                         stuck[j] = true;
                     }
