@@ -12,13 +12,16 @@ use serde::Serialize;
 use std::cell::Cell;
 use std::fmt;
 
-/// The Runge–Kutta pair.
+/// The Runge–Kutta pair (Rosenbrock23 is also the stiffness fallback of the explicit pairs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Method {
     /// Dormand–Prince 5(4).
     Dopri5,
     /// Dormand–Prince 8(5,3).
     Dop853,
+    /// The L-stable Rosenbrock 2(3) pair of Shampine & Reichelt (MATLAB's ode23s) with a
+    /// finite-difference Jacobian: for the stiff small-α gradient-flow tails (THEORY §7).
+    Rosenbrock23,
 }
 
 /// Tolerances and limits of an integration.
@@ -34,11 +37,14 @@ pub struct Settings {
     pub max_steps: u32,
     /// Maximum step size (0: unbounded).
     pub h_max: f64,
+    /// Stiffness fallback: when the explicit pair needs more than this many steps in one segment,
+    /// the rest of the segment is integrated with the L-stable Rosenbrock method (0: never).
+    pub stiff_after: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { method: Method::Dop853, rtol: 1e-11, atol: 1e-13, max_steps: 400_000, h_max: 0.0 }
+        Self { method: Method::Dop853, rtol: 1e-11, atol: 1e-13, max_steps: 400_000, h_max: 0.0, stiff_after: 40_000 }
     }
 }
 
@@ -181,6 +187,7 @@ impl System<f64, DVector<f64>> for Adapter<'_> {
 }
 
 /// One solver run from `(t0, y0)` to `t1`: the final state, whether `stop` fired, and statistics.
+/// An explicit pair that exhausts `stiff_after` steps hands the rest of the segment to Rosenbrock23.
 fn run_segment(
     rhs: &Rhs<'_>,
     stop: Option<&Stop<'_>>,
@@ -190,10 +197,43 @@ fn run_segment(
     settings: &Settings,
     steps_left: u32,
 ) -> Result<(f64, DVector<f64>, bool, Stats), IntegrationFailure> {
+    if settings.method == Method::Rosenbrock23 {
+        return rosenbrock(rhs, stop, t0, y0, t1, settings, steps_left);
+    }
+    let fallback = settings.stiff_after > 0 && settings.stiff_after < steps_left;
+    let budget = if fallback { settings.stiff_after } else { steps_left };
+    match explicit_segment(rhs, stop, t0, y0, t1, settings, budget) {
+        Err((IntegrationFailure { failure: Failure::StepLimit { .. }, stats }, Some((t, y)))) if fallback => {
+            let (t_end, y_end, stopped, more) =
+                rosenbrock(rhs, stop, t, &y, t1, settings, steps_left - stats.steps as u32).map_err(|mut e| {
+                    e.stats += stats;
+                    e
+                })?;
+            let mut total = stats;
+            total += more;
+            Ok((t_end, y_end, stopped, total))
+        }
+        Err((e, _)) => Err(e),
+        Ok(v) => Ok(v),
+    }
+}
+
+type SegmentError = (IntegrationFailure, Option<(f64, DVector<f64>)>);
+
+/// A Dopri5/Dop853 run; on failure also the last accepted state.
+fn explicit_segment(
+    rhs: &Rhs<'_>,
+    stop: Option<&Stop<'_>>,
+    t0: f64,
+    y0: &DVector<f64>,
+    t1: f64,
+    settings: &Settings,
+    n_max: u32,
+) -> Result<(f64, DVector<f64>, bool, Stats), SegmentError> {
     let (stopped, nonfinite, evals) = (Cell::new(false), Cell::new(false), Cell::new(0));
     let adapter = Adapter { evals: &evals, rhs, stop, stopped: &stopped, nonfinite: &nonfinite };
     let h_max = if settings.h_max > 0.0 { settings.h_max } else { t1 - t0 };
-    let n_max = steps_left.max(1);
+    let n_max = n_max.max(1);
     let (result, stats, t_out, y_out) = match settings.method {
         Method::Dopri5 => {
             let mut s = Dopri5::from_param(
@@ -218,7 +258,7 @@ fn run_segment(
             let (t, y) = (s.x_out().last().copied(), s.y_out().last().cloned());
             (r.as_ref().err().map(clone_err), r.ok(), t, y)
         }
-        Method::Dop853 => {
+        _ => {
             let mut s = Dop853::from_param(
                 adapter,
                 t0,
@@ -250,21 +290,100 @@ fn run_segment(
             events: 0,
         })
         // ode_solvers reports no statistics on failure: keep our own count of the work done
-        .unwrap_or(Stats { rhs_evals: evals.get(), ..Stats::default() });
+        .unwrap_or(Stats { rhs_evals: evals.get(), steps: n_max as u64, ..Stats::default() });
     let t_reached = t_out.unwrap_or(t0);
+    let last = y_out.clone().map(|y| (t_reached, y));
     if let Some(e) = result {
         let failure = match e {
             IntegrationError::MaxNumStepReached { x, .. } => Failure::StepLimit { t: x, steps: settings.max_steps },
             IntegrationError::StepSizeUnderflow { x } => Failure::StepSizeUnderflow { t: x },
             IntegrationError::StiffnessDetected { x } => Failure::StepSizeUnderflow { t: x },
         };
-        return Err(IntegrationFailure { failure, stats });
+        return Err((IntegrationFailure { failure, stats }, last));
     }
     if nonfinite.get() {
-        return Err(IntegrationFailure { failure: Failure::NonFinite { t: t_reached }, stats });
+        return Err((IntegrationFailure { failure: Failure::NonFinite { t: t_reached }, stats }, None));
     }
     let y = y_out.unwrap_or_else(|| y0.clone());
     Ok((t_reached, y, stopped.get(), stats))
+}
+
+/// Rosenbrock 2(3) (Shampine & Reichelt 1997) for autonomous fields (every flow here is): with `d = 1/(2+√2)`,
+/// `W = I − h d J`: `k1 = W⁻¹F0`, `k2 = W⁻¹(F1 − k1) + k1` (`F1 = f(y + h k1/2)`), `y⁺ = y + h k2`,
+/// `k3 = W⁻¹(F2 − (6+√2)(k2 − F1) − 2(k1 − F0))`, error `h(k1 − 2k2 + k3)/6`. J by forward
+/// differences (n evaluations per step).
+fn rosenbrock(
+    rhs: &Rhs<'_>,
+    stop: Option<&Stop<'_>>,
+    t0: f64,
+    y0: &DVector<f64>,
+    t1: f64,
+    settings: &Settings,
+    steps_left: u32,
+) -> Result<(f64, DVector<f64>, bool, Stats), IntegrationFailure> {
+    let n = y0.len();
+    let d = 1.0 / (2.0 + std::f64::consts::SQRT_2);
+    let e32 = 6.0 + std::f64::consts::SQRT_2;
+    let mut stats = Stats::default();
+    let f = |t: f64, y: &DVector<f64>, stats: &mut Stats| {
+        let mut dy = DVector::zeros(n);
+        rhs(t, y, &mut dy);
+        stats.rhs_evals += 1;
+        dy
+    };
+    let (mut t, mut y) = (t0, y0.clone());
+    let h_max = if settings.h_max > 0.0 { settings.h_max } else { t1 - t0 };
+    let mut h = (1e-3 * (t1 - t0)).min(h_max);
+    let fail = |failure: Failure, stats: Stats| IntegrationFailure { failure, stats };
+    while t < t1 {
+        if stats.steps + stats.rejected >= steps_left as u64 {
+            return Err(fail(Failure::StepLimit { t, steps: settings.max_steps }, stats));
+        }
+        h = h.min(t1 - t).min(h_max);
+        if h <= 1e-14 * t.abs().max(1.0) {
+            return Err(fail(Failure::StepSizeUnderflow { t }, stats));
+        }
+        let f0 = f(t, &y, &mut stats);
+        let mut jac = nalgebra::DMatrix::zeros(n, n);
+        for j in 0..n {
+            let delta = f64::EPSILON.sqrt() * y[j].abs().max(1e-8);
+            let mut yj = y.clone();
+            yj[j] += delta;
+            jac.set_column(j, &((f(t, &yj, &mut stats) - &f0) / delta));
+        }
+        let w = (nalgebra::DMatrix::identity(n, n) - jac * (h * d)).lu();
+        let solve = |b: &DVector<f64>| w.solve(b);
+        let Some(k1) = solve(&f0) else {
+            return Err(fail(Failure::StepSizeUnderflow { t }, stats));
+        };
+        let f1 = f(t + 0.5 * h, &(&y + &k1 * (0.5 * h)), &mut stats);
+        let k2 = solve(&(&f1 - &k1)).map(|v| v + &k1).unwrap_or_else(|| k1.clone());
+        let y_new = &y + &k2 * h;
+        let f2 = f(t + h, &y_new, &mut stats);
+        let k3 = solve(&(&f2 - (&k2 - &f1) * e32 - (&k1 - &f0) * 2.0)).unwrap_or_else(|| k2.clone());
+        let err_vec = (&k1 - &k2 * 2.0 + &k3) * (h / 6.0);
+        let err = (0..n)
+            .map(|i| err_vec[i].abs() / (settings.atol + settings.rtol * y[i].abs().max(y_new[i].abs())))
+            .fold(0.0, f64::max);
+        if !err.is_finite() || y_new.iter().any(|v| !v.is_finite()) {
+            stats.rejected += 1;
+            h *= 0.1;
+            continue;
+        }
+        let factor = (0.8 * err.max(1e-10).powf(-1.0 / 3.0)).clamp(0.1, 5.0);
+        if err <= 1.0 {
+            t += h;
+            y = y_new;
+            stats.steps += 1;
+            if stop.is_some_and(|s| s(t, &y)) {
+                return Ok((t, y, true, stats));
+            }
+        } else {
+            stats.rejected += 1;
+        }
+        h *= factor;
+    }
+    Ok((t1, y, false, stats))
 }
 
 fn clone_err(e: &IntegrationError) -> IntegrationError {
@@ -337,9 +456,34 @@ mod tests {
     }
 
     #[test]
+    fn rosenbrock_handles_a_stiff_problem() {
+        // y1' = −1e4 (y1 − y2), y2' = −y2 (stiff, autonomous like every flow here):
+        // y2 = e^{−t}, y1 = c e^{−t} + (1 − c) e^{−1e4 t}, c = 1e4/(1e4 − 1)
+        let rhs = |_t: f64, y: &DVector<f64>, dy: &mut DVector<f64>| {
+            dy[0] = -1e4 * (y[0] - y[1]);
+            dy[1] = -y[1];
+        };
+        let c = 1e4 / (1e4 - 1.0);
+        let exact = c * (-10f64).exp();
+        let y0 = DVector::from_vec(vec![1.0, 1.0]);
+        let settings = Settings { method: Method::Rosenbrock23, rtol: 1e-8, atol: 1e-12, ..Settings::default() };
+        let tr = integrate(&rhs, &y0, 0.0, &[10.0], None, &settings).unwrap();
+        // local errors of rtol·|y| ≤ 1e-8 (|y| ≤ 1) accumulate, damped by the decay, to ≲ 1e-8 absolute
+        assert!((tr.last()[0] - exact).abs() < 1e-8, "{} vs {exact}", tr.last()[0]);
+        assert!((tr.last()[1] - (-10f64).exp()).abs() < 1e-8);
+        // an explicit pair is stability-bound to h ≈ 3.3e-4 (≈ 30 000 steps); Rosenbrock is not
+        assert!(tr.stats.steps < 3_000, "{:?}", tr.stats);
+        let explicit = Settings { stiff_after: 2_000, ..Settings::default() };
+        let tr = integrate(&rhs, &y0, 0.0, &[10.0], None, &explicit).unwrap();
+        assert!((tr.last()[0] - exact).abs() < 1e-8, "fallback: {}", tr.last()[0]);
+        // 2 000 explicit steps, then third order at the default rtol 1e-11: h ≈ 1e-3, ≈ 10 000 steps
+        assert!(tr.stats.steps < 20_000, "fallback: {:?}", tr.stats);
+    }
+
+    #[test]
     fn step_limits_and_stops_are_reported() {
         let rhs = |_t: f64, y: &DVector<f64>, dy: &mut DVector<f64>| *dy = -y;
-        let tight = Settings { max_steps: 3, ..Settings::default() };
+        let tight = Settings { max_steps: 3, stiff_after: 0, ..Settings::default() };
         let err = integrate(&rhs, &DVector::from_element(1, 1.0), 0.0, &[100.0], None, &tight).unwrap_err();
         assert!(matches!(err.failure, Failure::StepLimit { .. }), "{err}");
         let stop = |_t: f64, y: &DVector<f64>| y[0] < 0.5;

@@ -120,7 +120,7 @@ fn flow_reaches_the_bregman_projection() {
     let rows: Vec<Vec<f64>> = (0..a.nrows()).map(|i| a.row(i).iter().copied().collect()).collect();
     let json = serde_json::json!({ "a": rows, "y": y.as_slice() }).to_string();
     let data = write_data("bregman", &json);
-    for (depth, alpha) in [(2, 0.01), (2, 0.5), (3, 0.05), (3, 0.5)] {
+    for (depth, alpha) in [(2, 0.01), (2, 0.5), (3, 0.01), (3, 0.5)] {
         let out = mirrorflow(&[
             "flow",
             "--data",
