@@ -114,6 +114,40 @@ pub fn switching_vs_naive() -> Line {
     }
 }
 
+/// The stiff small-α tail of GF (L = 3, α = 0.01, 3-sparse target, d = 20, n = 8) to t = 2·10⁴:
+/// Dop853 alone against Dop853 with the Rosenbrock23 fallback after 40 000 steps.
+pub fn stiff_tail() -> Line {
+    let problem = Problem::random_regression(11, 8, 20, 3);
+    let model = DeepDiagonal::new(3, 20);
+    let w0 = model.init(&Initialization::balanced(0.01, 3), 2.0).expect("valid init");
+    let flow = SteepestFlow { problem: &problem, model: &model, q: 2.0, decay: WeightDecay::None };
+    let t_end = 2e4;
+    let explicit = Settings { stiff_after: 0, max_steps: 2_000_000, ..Settings::default() };
+    let (a, t_a) = timed(|| flow.run(&w0, &[t_end], None, &explicit));
+    let (b, t_b) = timed(|| flow.run(&w0, &[t_end], None, &Settings::default()));
+    let describe = |r: &Result<crate::ode::Trajectory, crate::ode::IntegrationFailure>, secs: f64| match r {
+        Ok(tr) => format!(
+            "{} steps, {} rhs, loss {:.2e}, {:.2} s",
+            tr.stats.steps,
+            tr.stats.rhs_evals,
+            problem.loss(&model.x(tr.last())),
+            secs
+        ),
+        Err(e) => format!("FAILED: {e}"),
+    };
+    let evals = |r: &Result<crate::ode::Trajectory, crate::ode::IntegrationFailure>| match r {
+        Ok(tr) => tr.stats.rhs_evals as f64,
+        Err(e) => e.stats.rhs_evals as f64,
+    };
+    Line {
+        name: "stiff GF tail: Dop853 alone vs Dop853 + Rosenbrock23 fallback".into(),
+        baseline: format!("Dop853: {}", describe(&a, t_a)),
+        ours: format!("with fallback: {}", describe(&b, t_b)),
+        count_ratio: evals(&a) / evals(&b),
+        time_ratio: t_a / t_b,
+    }
+}
+
 /// `check --all` (cards only) on a 1-thread pool against a 2-thread pool.
 pub fn jobs_scaling(cards: &[crate::claims::Card]) -> Line {
     let run = |threads: usize| {

@@ -228,7 +228,12 @@ fn run(cli: Cli) -> InputResult<bool> {
         }
         Command::Bench { format } => {
             let cards = checks::load_cards(&cli.cards)?;
-            let lines = vec![bench::integrator_vs_rk4(), bench::switching_vs_naive(), bench::jobs_scaling(&cards)];
+            let lines = vec![
+                bench::integrator_vs_rk4(),
+                bench::switching_vs_naive(),
+                bench::stiff_tail(),
+                bench::jobs_scaling(&cards),
+            ];
             if format == Format::Json {
                 println!("{}", serde_json::to_string_pretty(&lines).expect("serialisable"));
             } else {
