@@ -186,204 +186,185 @@ impl System<f64, DVector<f64>> for Adapter<'_> {
     }
 }
 
-/// One solver run from `(t0, y0)` to `t1`: the final state, whether `stop` fired, and statistics.
-/// An explicit pair that exhausts `stiff_after` steps hands the rest of the segment to Rosenbrock23.
-fn run_segment(
-    rhs: &Rhs<'_>,
-    stop: Option<&Stop<'_>>,
+/// One solver run from `(t0, y0)` to `t1` with a step budget.
+struct Segment<'a> {
+    rhs: &'a Rhs<'a>,
+    stop: Option<&'a Stop<'a>>,
     t0: f64,
-    y0: &DVector<f64>,
+    y0: &'a DVector<f64>,
     t1: f64,
-    settings: &Settings,
-    steps_left: u32,
-) -> Result<(f64, DVector<f64>, bool, Stats), IntegrationFailure> {
-    if settings.method == Method::Rosenbrock23 {
-        return rosenbrock(rhs, stop, t0, y0, t1, settings, steps_left);
-    }
-    let fallback = settings.stiff_after > 0 && settings.stiff_after < steps_left;
-    let budget = if fallback { settings.stiff_after } else { steps_left };
-    match explicit_segment(rhs, stop, t0, y0, t1, settings, budget) {
-        Err((IntegrationFailure { failure: Failure::StepLimit { .. }, stats }, Some((t, y)))) if fallback => {
-            let (t_end, y_end, stopped, more) =
-                rosenbrock(rhs, stop, t, &y, t1, settings, steps_left - stats.steps as u32).map_err(|mut e| {
+    settings: &'a Settings,
+    steps: u32,
+}
+
+/// The final time and state, whether `stop` fired, and the statistics.
+type SegmentResult = (f64, DVector<f64>, bool, Stats);
+
+/// A failure and, when there is one, the last accepted state.
+type SegmentError = (IntegrationFailure, Option<(f64, DVector<f64>)>);
+
+macro_rules! explicit_pair {
+    ($solver:ident, $seg:expr, $adapter:expr, $n_max:expr, $beta:expr, $fac_min:expr, $fac_max:expr) => {{
+        let seg = $seg;
+        let h_max = if seg.settings.h_max > 0.0 { seg.settings.h_max } else { seg.t1 - seg.t0 };
+        let mut s = $solver::from_param(
+            $adapter,
+            seg.t0,
+            seg.t1,
+            seg.t1 - seg.t0,
+            seg.y0.clone(),
+            seg.settings.rtol,
+            seg.settings.atol,
+            0.9,
+            $beta,
+            $fac_min,
+            $fac_max,
+            h_max,
+            0.0,
+            $n_max,
+            u32::MAX,
+            OutputType::Sparse,
+        );
+        let r = s.integrate();
+        let (t, y) = (s.x_out().last().copied(), s.y_out().last().cloned());
+        (r.as_ref().err().map(clone_err), r.ok(), t, y)
+    }};
+}
+
+impl Segment<'_> {
+    /// Runs the segment; an explicit pair that exhausts `stiff_after` steps hands the rest of the
+    /// segment to Rosenbrock23.
+    fn run(&self) -> Result<SegmentResult, IntegrationFailure> {
+        if self.settings.method == Method::Rosenbrock23 {
+            return self.rosenbrock();
+        }
+        let fallback = self.settings.stiff_after > 0 && self.settings.stiff_after < self.steps;
+        let budget = if fallback { self.settings.stiff_after } else { self.steps };
+        match self.explicit(budget) {
+            Err((IntegrationFailure { failure: Failure::StepLimit { .. }, stats }, Some((t, y)))) if fallback => {
+                let rest = Segment { t0: t, y0: &y, steps: self.steps - stats.steps as u32, ..*self };
+                let (t_end, y_end, stopped, more) = rest.rosenbrock().map_err(|mut e| {
                     e.stats += stats;
                     e
                 })?;
-            let mut total = stats;
-            total += more;
-            Ok((t_end, y_end, stopped, total))
-        }
-        Err((e, _)) => Err(e),
-        Ok(v) => Ok(v),
-    }
-}
-
-type SegmentError = (IntegrationFailure, Option<(f64, DVector<f64>)>);
-
-/// A Dopri5/Dop853 run; on failure also the last accepted state.
-fn explicit_segment(
-    rhs: &Rhs<'_>,
-    stop: Option<&Stop<'_>>,
-    t0: f64,
-    y0: &DVector<f64>,
-    t1: f64,
-    settings: &Settings,
-    n_max: u32,
-) -> Result<(f64, DVector<f64>, bool, Stats), SegmentError> {
-    let (stopped, nonfinite, evals) = (Cell::new(false), Cell::new(false), Cell::new(0));
-    let adapter = Adapter { evals: &evals, rhs, stop, stopped: &stopped, nonfinite: &nonfinite };
-    let h_max = if settings.h_max > 0.0 { settings.h_max } else { t1 - t0 };
-    let n_max = n_max.max(1);
-    let (result, stats, t_out, y_out) = match settings.method {
-        Method::Dopri5 => {
-            let mut s = Dopri5::from_param(
-                adapter,
-                t0,
-                t1,
-                t1 - t0,
-                y0.clone(),
-                settings.rtol,
-                settings.atol,
-                0.9,
-                0.04,
-                0.2,
-                10.0,
-                h_max,
-                0.0,
-                n_max,
-                u32::MAX,
-                OutputType::Sparse,
-            );
-            let r = s.integrate();
-            let (t, y) = (s.x_out().last().copied(), s.y_out().last().cloned());
-            (r.as_ref().err().map(clone_err), r.ok(), t, y)
-        }
-        _ => {
-            let mut s = Dop853::from_param(
-                adapter,
-                t0,
-                t1,
-                t1 - t0,
-                y0.clone(),
-                settings.rtol,
-                settings.atol,
-                0.9,
-                0.0,
-                0.333,
-                6.0,
-                h_max,
-                0.0,
-                n_max,
-                u32::MAX,
-                OutputType::Sparse,
-            );
-            let r = s.integrate();
-            let (t, y) = (s.x_out().last().copied(), s.y_out().last().cloned());
-            (r.as_ref().err().map(clone_err), r.ok(), t, y)
-        }
-    };
-    let stats = stats
-        .map(|s| Stats {
-            rhs_evals: s.num_eval as u64,
-            steps: s.accepted_steps as u64,
-            rejected: s.rejected_steps as u64,
-            events: 0,
-        })
-        // ode_solvers reports no statistics on failure: keep our own count of the work done
-        .unwrap_or(Stats { rhs_evals: evals.get(), steps: n_max as u64, ..Stats::default() });
-    let t_reached = t_out.unwrap_or(t0);
-    let last = y_out.clone().map(|y| (t_reached, y));
-    if let Some(e) = result {
-        let failure = match e {
-            IntegrationError::MaxNumStepReached { x, .. } => Failure::StepLimit { t: x, steps: settings.max_steps },
-            IntegrationError::StepSizeUnderflow { x } => Failure::StepSizeUnderflow { t: x },
-            IntegrationError::StiffnessDetected { x } => Failure::StepSizeUnderflow { t: x },
-        };
-        return Err((IntegrationFailure { failure, stats }, last));
-    }
-    if nonfinite.get() {
-        return Err((IntegrationFailure { failure: Failure::NonFinite { t: t_reached }, stats }, None));
-    }
-    let y = y_out.unwrap_or_else(|| y0.clone());
-    Ok((t_reached, y, stopped.get(), stats))
-}
-
-/// Rosenbrock 2(3) (Shampine & Reichelt 1997) for autonomous fields (every flow here is): with `d = 1/(2+√2)`,
-/// `W = I − h d J`: `k1 = W⁻¹F0`, `k2 = W⁻¹(F1 − k1) + k1` (`F1 = f(y + h k1/2)`), `y⁺ = y + h k2`,
-/// `k3 = W⁻¹(F2 − (6+√2)(k2 − F1) − 2(k1 − F0))`, error `h(k1 − 2k2 + k3)/6`. J by forward
-/// differences (n evaluations per step).
-fn rosenbrock(
-    rhs: &Rhs<'_>,
-    stop: Option<&Stop<'_>>,
-    t0: f64,
-    y0: &DVector<f64>,
-    t1: f64,
-    settings: &Settings,
-    steps_left: u32,
-) -> Result<(f64, DVector<f64>, bool, Stats), IntegrationFailure> {
-    let n = y0.len();
-    let d = 1.0 / (2.0 + std::f64::consts::SQRT_2);
-    let e32 = 6.0 + std::f64::consts::SQRT_2;
-    let mut stats = Stats::default();
-    let f = |t: f64, y: &DVector<f64>, stats: &mut Stats| {
-        let mut dy = DVector::zeros(n);
-        rhs(t, y, &mut dy);
-        stats.rhs_evals += 1;
-        dy
-    };
-    let (mut t, mut y) = (t0, y0.clone());
-    let h_max = if settings.h_max > 0.0 { settings.h_max } else { t1 - t0 };
-    let mut h = (1e-3 * (t1 - t0)).min(h_max);
-    let fail = |failure: Failure, stats: Stats| IntegrationFailure { failure, stats };
-    while t < t1 {
-        if stats.steps + stats.rejected >= steps_left as u64 {
-            return Err(fail(Failure::StepLimit { t, steps: settings.max_steps }, stats));
-        }
-        h = h.min(t1 - t).min(h_max);
-        if h <= 1e-14 * t.abs().max(1.0) {
-            return Err(fail(Failure::StepSizeUnderflow { t }, stats));
-        }
-        let f0 = f(t, &y, &mut stats);
-        let mut jac = nalgebra::DMatrix::zeros(n, n);
-        for j in 0..n {
-            let delta = f64::EPSILON.sqrt() * y[j].abs().max(1e-8);
-            let mut yj = y.clone();
-            yj[j] += delta;
-            jac.set_column(j, &((f(t, &yj, &mut stats) - &f0) / delta));
-        }
-        let w = (nalgebra::DMatrix::identity(n, n) - jac * (h * d)).lu();
-        let solve = |b: &DVector<f64>| w.solve(b);
-        let Some(k1) = solve(&f0) else {
-            return Err(fail(Failure::StepSizeUnderflow { t }, stats));
-        };
-        let f1 = f(t + 0.5 * h, &(&y + &k1 * (0.5 * h)), &mut stats);
-        let k2 = solve(&(&f1 - &k1)).map(|v| v + &k1).unwrap_or_else(|| k1.clone());
-        let y_new = &y + &k2 * h;
-        let f2 = f(t + h, &y_new, &mut stats);
-        let k3 = solve(&(&f2 - (&k2 - &f1) * e32 - (&k1 - &f0) * 2.0)).unwrap_or_else(|| k2.clone());
-        let err_vec = (&k1 - &k2 * 2.0 + &k3) * (h / 6.0);
-        let err = (0..n)
-            .map(|i| err_vec[i].abs() / (settings.atol + settings.rtol * y[i].abs().max(y_new[i].abs())))
-            .fold(0.0, f64::max);
-        if !err.is_finite() || y_new.iter().any(|v| !v.is_finite()) {
-            stats.rejected += 1;
-            h *= 0.1;
-            continue;
-        }
-        let factor = (0.8 * err.max(1e-10).powf(-1.0 / 3.0)).clamp(0.1, 5.0);
-        if err <= 1.0 {
-            t += h;
-            y = y_new;
-            stats.steps += 1;
-            if stop.is_some_and(|s| s(t, &y)) {
-                return Ok((t, y, true, stats));
+                let mut total = stats;
+                total += more;
+                Ok((t_end, y_end, stopped, total))
             }
-        } else {
-            stats.rejected += 1;
+            Err((e, _)) => Err(e),
+            Ok(v) => Ok(v),
         }
-        h *= factor;
     }
-    Ok((t1, y, false, stats))
+
+    /// A Dopri5/Dop853 run; on failure also the last accepted state.
+    fn explicit(&self, n_max: u32) -> Result<SegmentResult, SegmentError> {
+        let (stopped, nonfinite, evals) = (Cell::new(false), Cell::new(false), Cell::new(0));
+        let adapter =
+            Adapter { evals: &evals, rhs: self.rhs, stop: self.stop, stopped: &stopped, nonfinite: &nonfinite };
+        let n_max = n_max.max(1);
+        let (result, stats, t_out, y_out) = match self.settings.method {
+            Method::Dopri5 => explicit_pair!(Dopri5, self, adapter, n_max, 0.04, 0.2, 10.0),
+            _ => explicit_pair!(Dop853, self, adapter, n_max, 0.0, 0.333, 6.0),
+        };
+        let stats = stats
+            .map(|s| Stats {
+                rhs_evals: s.num_eval as u64,
+                steps: s.accepted_steps as u64,
+                rejected: s.rejected_steps as u64,
+                events: 0,
+            })
+            // ode_solvers reports no statistics on failure: keep our own count of the work done
+            .unwrap_or(Stats { rhs_evals: evals.get(), steps: n_max as u64, ..Stats::default() });
+        let t_reached = t_out.unwrap_or(self.t0);
+        let last = y_out.clone().map(|y| (t_reached, y));
+        if let Some(e) = result {
+            let failure = match e {
+                IntegrationError::MaxNumStepReached { x, .. } => {
+                    Failure::StepLimit { t: x, steps: self.settings.max_steps }
+                }
+                IntegrationError::StepSizeUnderflow { x } | IntegrationError::StiffnessDetected { x } => {
+                    Failure::StepSizeUnderflow { t: x }
+                }
+            };
+            return Err((IntegrationFailure { failure, stats }, last));
+        }
+        if nonfinite.get() {
+            return Err((IntegrationFailure { failure: Failure::NonFinite { t: t_reached }, stats }, None));
+        }
+        let y = y_out.unwrap_or_else(|| self.y0.clone());
+        Ok((t_reached, y, stopped.get(), stats))
+    }
+
+    /// Rosenbrock 2(3) (Shampine & Reichelt 1997) for autonomous fields (every flow here is): with `d = 1/(2+√2)`,
+    /// `W = I − h d J`: `k1 = W⁻¹F0`, `k2 = W⁻¹(F1 − k1) + k1` (`F1 = f(y + h k1/2)`), `y⁺ = y + h k2`,
+    /// `k3 = W⁻¹(F2 − (6+√2)(k2 − F1) − 2(k1 − F0))`, error `h(k1 − 2k2 + k3)/6`. J by forward
+    /// differences (n evaluations per step).
+    fn rosenbrock(&self) -> Result<SegmentResult, IntegrationFailure> {
+        let Segment { rhs, stop, t0, y0, t1, settings, steps: steps_left } = *self;
+        let n = y0.len();
+        let d = 1.0 / (2.0 + std::f64::consts::SQRT_2);
+        let e32 = 6.0 + std::f64::consts::SQRT_2;
+        let mut stats = Stats::default();
+        let f = |t: f64, y: &DVector<f64>, stats: &mut Stats| {
+            let mut dy = DVector::zeros(n);
+            rhs(t, y, &mut dy);
+            stats.rhs_evals += 1;
+            dy
+        };
+        let (mut t, mut y) = (t0, y0.clone());
+        let h_max = if settings.h_max > 0.0 { settings.h_max } else { t1 - t0 };
+        let mut h = (1e-3 * (t1 - t0)).min(h_max);
+        let fail = |failure: Failure, stats: Stats| IntegrationFailure { failure, stats };
+        while t < t1 {
+            if stats.steps + stats.rejected >= steps_left as u64 {
+                return Err(fail(Failure::StepLimit { t, steps: settings.max_steps }, stats));
+            }
+            h = h.min(t1 - t).min(h_max);
+            if h <= 1e-14 * t.abs().max(1.0) {
+                return Err(fail(Failure::StepSizeUnderflow { t }, stats));
+            }
+            let f0 = f(t, &y, &mut stats);
+            let mut jac = nalgebra::DMatrix::zeros(n, n);
+            for j in 0..n {
+                let delta = f64::EPSILON.sqrt() * y[j].abs().max(1e-8);
+                let mut yj = y.clone();
+                yj[j] += delta;
+                jac.set_column(j, &((f(t, &yj, &mut stats) - &f0) / delta));
+            }
+            let w = (nalgebra::DMatrix::identity(n, n) - jac * (h * d)).lu();
+            let solve = |b: &DVector<f64>| w.solve(b);
+            let Some(k1) = solve(&f0) else {
+                return Err(fail(Failure::StepSizeUnderflow { t }, stats));
+            };
+            let f1 = f(t + 0.5 * h, &(&y + &k1 * (0.5 * h)), &mut stats);
+            let k2 = solve(&(&f1 - &k1)).map(|v| v + &k1).unwrap_or_else(|| k1.clone());
+            let y_new = &y + &k2 * h;
+            let f2 = f(t + h, &y_new, &mut stats);
+            let k3 = solve(&(&f2 - (&k2 - &f1) * e32 - (&k1 - &f0) * 2.0)).unwrap_or_else(|| k2.clone());
+            let err_vec = (&k1 - &k2 * 2.0 + &k3) * (h / 6.0);
+            let err = (0..n)
+                .map(|i| err_vec[i].abs() / (settings.atol + settings.rtol * y[i].abs().max(y_new[i].abs())))
+                .fold(0.0, f64::max);
+            if !err.is_finite() || y_new.iter().any(|v| !v.is_finite()) {
+                stats.rejected += 1;
+                h *= 0.1;
+                continue;
+            }
+            let factor = (0.8 * err.max(1e-10).powf(-1.0 / 3.0)).clamp(0.1, 5.0);
+            if err <= 1.0 {
+                t += h;
+                y = y_new;
+                stats.steps += 1;
+                if stop.is_some_and(|s| s(t, &y)) {
+                    return Ok((t, y, true, stats));
+                }
+            } else {
+                stats.rejected += 1;
+            }
+            h *= factor;
+        }
+        Ok((t1, y, false, stats))
+    }
 }
 
 fn clone_err(e: &IntegrationError) -> IntegrationError {
@@ -414,11 +395,11 @@ pub fn integrate(
             continue;
         }
         let steps_left = settings.max_steps.saturating_sub(traj.stats.steps as u32);
-        let (t_reached, y1, stopped, stats) =
-            run_segment(rhs, stop, t, &y, t1, settings, steps_left).map_err(|mut e| {
-                e.stats += traj.stats;
-                e
-            })?;
+        let segment = Segment { rhs, stop, t0: t, y0: &y, t1, settings, steps: steps_left };
+        let (t_reached, y1, stopped, stats) = segment.run().map_err(|mut e| {
+            e.stats += traj.stats;
+            e
+        })?;
         traj.stats += stats;
         traj.t.push(t_reached);
         traj.y.push(y1);
