@@ -337,10 +337,11 @@ impl Segment<'_> {
                 return Err(fail(Failure::StepSizeUnderflow { t }, stats));
             };
             let f1 = f(t + 0.5 * h, &(&y + &k1 * (0.5 * h)), &mut stats);
-            let k2 = solve(&(&f1 - &k1)).map(|v| v + &k1).unwrap_or_else(|| k1.clone());
+            let nan = || DVector::from_element(n, f64::NAN);
+            let k2 = solve(&(&f1 - &k1)).map(|v| v + &k1).unwrap_or_else(nan);
             let y_new = &y + &k2 * h;
             let f2 = f(t + h, &y_new, &mut stats);
-            let k3 = solve(&(&f2 - (&k2 - &f1) * e32 - (&k1 - &f0) * 2.0)).unwrap_or_else(|| k2.clone());
+            let k3 = solve(&(&f2 - (&k2 - &f1) * e32 - (&k1 - &f0) * 2.0)).unwrap_or_else(nan);
             let err_vec = (&k1 - &k2 * 2.0 + &k3) * (h / 6.0);
             let err = (0..n)
                 .map(|i| err_vec[i].abs() / (settings.atol + settings.rtol * y[i].abs().max(y_new[i].abs())))

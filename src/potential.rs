@@ -188,8 +188,10 @@ impl LayerConstants {
         let target = x.abs().powf(self.q);
         let product = |t: f64| self.offsets.iter().map(|d| t + d).product::<f64>();
         // ∏(t + δ_i) ≥ t^L, so the root lies in [0, |x|^{q/L}]
-        let hi = target.powf(1.0 / self.offsets.len() as f64);
-        let t = brent(|t| product(t) - target, 0.0, hi, 1e-16 * hi.max(1e-300)).unwrap_or(hi);
+        // (padded so that rounding in t^L cannot lose the sign change when all δ_i = 0)
+        let hi = target.powf(1.0 / self.offsets.len() as f64) * (1.0 + 1e-9) + f64::MIN_POSITIVE;
+        // a failed root (NaN data) propagates as NaN and ends the integration as non-finite
+        let t = brent(|t| product(t) - target, 0.0, hi, 1e-16 * hi.max(1e-300)).unwrap_or(f64::NAN);
         self.offsets.iter().map(|d| t + d).collect()
     }
 }

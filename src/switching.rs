@@ -51,7 +51,11 @@ impl Mode {
         let gss = DMatrix::from_fn(idx.len(), idx.len(), |a, b| g[(idx[a], idx[b])]);
         let rhs = DVector::from_fn(idx.len(), |a, _| -rhs_full[idx[a]]);
         let scale = gss.amax().max(f64::MIN_POSITIVE);
-        let solved = gss.svd(true, true).solve(&rhs, 1e-12 * scale).unwrap_or_else(|_| DVector::zeros(idx.len()));
+        // a failed solve yields NaN signs, which end the integration as non-finite (INCONCLUSIVE)
+        let solved = gss
+            .svd(true, true)
+            .solve(&rhs, 1e-12 * scale)
+            .unwrap_or_else(|_| DVector::from_element(idx.len(), f64::NAN));
         for (a, &k) in idx.iter().enumerate() {
             s[k] = solved[a];
         }
