@@ -5,6 +5,7 @@ pub mod checks;
 pub mod claims;
 pub mod discrete;
 pub mod error;
+pub mod escape;
 pub mod flow;
 pub mod geometry;
 pub mod ode;
