@@ -11,6 +11,7 @@ use crate::geometry::mirror_exponent;
 use crate::ode::{integrate, IntegrationFailure, Settings, Stats, Stop, Trajectory};
 use crate::quadrature::gauss_legendre;
 use crate::roots::brent;
+use crate::verdict::round_sig;
 use nalgebra::DVector;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -360,7 +361,8 @@ pub fn parse_alphas(spec: &str) -> Result<Vec<f64>, String> {
     if n < 2 {
         return Err(format!("need at least 2 scales, got {n}"));
     }
-    Ok((0..n).map(|i| (a.ln() + (b.ln() - a.ln()) * i as f64 / (n - 1) as f64).exp()).collect())
+    // rounded to 12 significant digits so that decades print as 1e-4, not 1.0000000000000009e-4
+    Ok((0..n).map(|i| round_sig((a.ln() + (b.ln() - a.ln()) * i as f64 / (n - 1) as f64).exp(), 12)).collect())
 }
 
 /// One row of a sweep.

@@ -1,0 +1,388 @@
+//! `saddle-escape`: the "never saddle" claims of THEORY §4, selected by the text parameter `claim`:
+//! - `escape-time`: the escape time of the parameter flow (ODE in log-weights, crossing located by
+//!   Brent) and the quadrature of the escape integral equal the closed form;
+//! - `never-saddle`: the growth exponent `κ = q(L−1) − L` of `dT/d ln(1/α)`, fitted from ODE escape
+//!   times over a geometric α sweep, and the regime (bounded iff q < L/(L−1), logarithmic at
+//!   equality, power above); the threshold located by Brent bisection in q on the measured
+//!   exponent (for L = 2 the threshold is the end of the range, THEORY §8);
+//! - `learning-rate`: discrete GD/SignGD: steps to escape ≈ T/η; the smallest step size reaching the
+//!   level in K steps (exact for L = 2, THEORY §8) and its growth exponent in α;
+//! - `sign-flip`: with a target of the opposite sign, which flows carry x through 0 (THEORY §3);
+//! - `plateaus`: saddle-to-saddle plateaus of GF on sparse regression grow like ln(1/α), SignGF's
+//!   activation times stay bounded.
+//!
+//! A claimed `threshold`, `predict_q`, `signgd_exponent`, `rule` or `signgf_regime` different from
+//! the theory turns a card into its negative control.
+
+use super::Check;
+use super::Tolerances;
+use crate::claims::{constraint, CheckSpec, Kind, ParamSpec, Point};
+use crate::error::{check_depth, check_positive, check_q, InputError, InputResult};
+use crate::escape::{
+    discrete_steps, exact_gd_step_depth2, first_passage, fit_line, increment_exponent, min_step_size, parse_alphas,
+    LinearEscape, Regime,
+};
+use crate::flow::{Flow, SteepestFlow, WeightDecay};
+use crate::ode::{Settings, Stop};
+use crate::problem::Problem;
+use crate::reparam::{DeepDiagonal, Initialization, Reparameterization};
+use crate::roots::brent;
+use crate::verdict::{Evidence, Metric};
+use nalgebra::{DMatrix, DVector};
+
+/// The `saddle-escape` check kind.
+pub struct EscapeCheck;
+
+const PARAMS: [ParamSpec; 20] = [
+    ParamSpec { name: "claim", kind: Kind::Text, valid: constraint::any, doc: "which claim (module docs)" },
+    ParamSpec { name: "depth", kind: Kind::Int, valid: constraint::at_least_one, doc: "depth L" },
+    ParamSpec { name: "q", kind: Kind::Real, valid: constraint::q, doc: "steepest-descent exponent q ∈ [1, 2]" },
+    ParamSpec { name: "qs", kind: Kind::Reals, valid: constraint::q, doc: "never-saddle: the q values classified" },
+    ParamSpec { name: "alpha", kind: Kind::Real, valid: constraint::positive, doc: "initial scale α" },
+    ParamSpec { name: "alphas", kind: Kind::Text, valid: constraint::any, doc: "geometric sweep first:last:count" },
+    ParamSpec { name: "gamma", kind: Kind::Real, valid: constraint::positive, doc: "gradient magnitude γ (1)" },
+    ParamSpec { name: "level", kind: Kind::Real, valid: constraint::positive, doc: "escape level x_1 (0.5)" },
+    ParamSpec { name: "predict_q", kind: Kind::Real, valid: constraint::q, doc: "q used by the prediction" },
+    ParamSpec {
+        name: "threshold",
+        kind: Kind::Real,
+        valid: constraint::positive,
+        doc: "claimed threshold q_c (default L/(L−1)); κ = L(q/q_c − 1)",
+    },
+    ParamSpec { name: "steps", kind: Kind::Int, valid: constraint::at_least_one, doc: "step budget K" },
+    ParamSpec { name: "lr", kind: Kind::Real, valid: constraint::positive, doc: "step size η" },
+    ParamSpec {
+        name: "signgd_exponent",
+        kind: Kind::Real,
+        valid: constraint::any,
+        doc: "claimed growth exponent of SignGD's smallest step (theory: −1, bounded)",
+    },
+    ParamSpec {
+        name: "rule",
+        kind: Kind::Text,
+        valid: constraint::any,
+        doc: "sign-flip: \"theory\" (odd L and q < L/(L−1)), \"always\", \"never\"",
+    },
+    ParamSpec { name: "target", kind: Kind::Real, valid: constraint::any, doc: "sign-flip: the target y" },
+    ParamSpec { name: "t_end", kind: Kind::Real, valid: constraint::positive, doc: "horizon" },
+    ParamSpec { name: "seed", kind: Kind::Int, valid: constraint::nonnegative, doc: "seed of the sparse problem" },
+    ParamSpec { name: "samples", kind: Kind::Int, valid: constraint::at_least_one, doc: "n" },
+    ParamSpec { name: "dim", kind: Kind::Int, valid: constraint::at_least_one, doc: "d" },
+    ParamSpec {
+        name: "signgf_regime",
+        kind: Kind::Text,
+        valid: constraint::any,
+        doc: "plateaus: claimed regime of SignGF's activation times (theory: bounded)",
+    },
+];
+
+impl Check for EscapeCheck {
+    fn spec(&self) -> CheckSpec {
+        CheckSpec { params: &PARAMS, tolerances: &["escape"] }
+    }
+
+    fn run(&self, p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>> {
+        let claim = p.text_or("claim", "escape-time")?;
+        match claim.as_str() {
+            "escape-time" => escape_time(p, case, tol),
+            "never-saddle" => never_saddle(p, case, tol),
+            "learning-rate" => learning_rate(p, case, tol),
+            "sign-flip" => sign_flip(p, case, tol),
+            "plateaus" => plateaus(p, case, tol),
+            other => Err(InputError::new("parameters.claim", format!("unknown claim '{other}'"))),
+        }
+    }
+}
+
+fn linear_problem(p: &Point, q: f64) -> InputResult<LinearEscape> {
+    Ok(LinearEscape {
+        depth: check_depth("parameters.depth", p.int("depth")?)?,
+        q,
+        gamma: check_positive("parameters.gamma", p.real_or("gamma", 1.0)?)?,
+        level: check_positive("parameters.level", p.real_or("level", 0.5)?)?,
+    })
+}
+
+fn alphas(p: &Point, default: &str) -> InputResult<Vec<f64>> {
+    parse_alphas(&p.text_or("alphas", default)?).map_err(|m| InputError::new("parameters.alphas", m))
+}
+
+/// Tolerance `name` of the card if given, else `escape`.
+fn tol_or(tol: &Tolerances, name: &str) -> f64 {
+    tol.0.get(name).copied().unwrap_or_else(|| tol.get("escape"))
+}
+
+const ODE_ROUTE: &str = "ODE in log-weights (Dop853, rtol 1e-11), crossing by Brent";
+
+fn escape_time(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>> {
+    let q = check_q("parameters.q", p.real("q")?)?;
+    let esc = linear_problem(p, q)?;
+    let alpha = check_positive("parameters.alpha", p.real("alpha")?)?;
+    let claimed = LinearEscape { q: p.real_or("predict_q", q)?, ..esc };
+    let predicted = claimed.closed_form(alpha);
+    let route = |r: &str| format!("closed form (THEORY §4) vs {r}");
+    let mut rows = vec![Evidence::compare(
+        case,
+        "escape time: quadrature of the escape integral",
+        predicted,
+        esc.quadrature(alpha),
+        tol.get("escape"),
+        Metric::Relative,
+        &route("Gauss–Legendre in ln a"),
+    )];
+    rows.push(match esc.integrated(alpha, &Settings::default()) {
+        Ok(run) => Evidence::compare(
+            case,
+            "escape time: parameter flow",
+            predicted,
+            run.time,
+            tol.get("escape"),
+            Metric::Relative,
+            &route(ODE_ROUTE),
+        )
+        .with_stats(run.stats),
+        Err(e) => Evidence::inconclusive(case, "escape time: parameter flow", &route(ODE_ROUTE), e.to_string()),
+    });
+    Ok(rows)
+}
+
+/// The growth exponent fitted from ODE escape times over `alphas` (Err: the reason).
+fn measured_exponent(esc: &LinearEscape, alphas: &[f64]) -> Result<(f64, Vec<f64>), String> {
+    let settings = Settings::default();
+    let times: Vec<f64> = alphas
+        .iter()
+        .map(|&a| esc.integrated(a, &settings).map(|r| r.time).map_err(|e| format!("α = {a:e}: {e}")))
+        .collect::<Result<_, _>>()?;
+    Ok((increment_exponent(alphas, &times).slope, times))
+}
+
+fn regime_code(r: Regime) -> f64 {
+    match r {
+        Regime::Bounded => -1.0,
+        Regime::Logarithmic => 0.0,
+        Regime::Power => 1.0,
+    }
+}
+
+fn never_saddle(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>> {
+    let esc = linear_problem(p, 2.0)?;
+    let l = esc.depth as f64;
+    let alphas = alphas(p, "1e-1:1e-2:5")?;
+    let q_c = if p.has("threshold") { p.real("threshold")? } else { l / (l - 1.0) };
+    let tolerance = tol.get("escape");
+    let route = "fit of ln(ΔT/Δln(1/α)) vs ln(1/α), ODE escape times";
+    let mut rows = Vec::new();
+    for q in p.reals("qs")? {
+        let this = LinearEscape { q, ..esc };
+        let case = format!("{case} q={q}");
+        let predicted = l * (q / q_c - 1.0);
+        match measured_exponent(&this, &alphas) {
+            Ok((kappa, times)) => {
+                rows.push(Evidence::compare(
+                    &case,
+                    "growth exponent κ of dT/dln(1/α)",
+                    predicted,
+                    kappa,
+                    tolerance,
+                    Metric::Absolute,
+                    route,
+                ));
+                // the regime: sign of κ, with |κ| within the tolerance counted as 0 (logarithmic)
+                let measured = if kappa.abs() <= tolerance { 0.0 } else { kappa.signum() };
+                let want = regime_code(Regime::of_exponent(predicted));
+                rows.push(Evidence::with_error(
+                    &case,
+                    "regime (−1 bounded, 0 logarithmic, 1 power)",
+                    want,
+                    measured,
+                    (want - measured).abs(),
+                    0.5,
+                    route,
+                ));
+                if Regime::of_exponent(predicted) == Regime::Logarithmic {
+                    // at the threshold T = ln(x1/α^L)/(Lγ^{q−1}): the fitted slope of T vs ln(1/α) is 1/γ^{q−1}
+                    let pts: Vec<(f64, f64)> = alphas.iter().zip(&times).map(|(a, t)| ((1.0 / a).ln(), *t)).collect();
+                    rows.push(Evidence::compare(
+                        &case,
+                        "slope of T vs ln(1/α) at the threshold",
+                        1.0 / esc.gamma.powf(q - 1.0),
+                        fit_line(&pts).slope,
+                        tolerance,
+                        Metric::Relative,
+                        "least-squares fit, ODE escape times",
+                    ));
+                }
+            }
+            Err(reason) => rows.push(Evidence::inconclusive(&case, "growth exponent κ of dT/dln(1/α)", route, reason)),
+        }
+    }
+    // the threshold: the root in q of the measured exponent
+    let route = "Brent bisection in q on the measured growth exponent";
+    let failure = std::cell::RefCell::new(None);
+    let kappa = |q: f64| match measured_exponent(&LinearEscape { q, ..esc }, &alphas) {
+        Ok((k, _)) => k,
+        Err(r) => {
+            failure.borrow_mut().get_or_insert(r);
+            f64::NAN
+        }
+    };
+    let at_two = kappa(2.0);
+    let found = if at_two.abs() <= tolerance {
+        Ok(2.0) // L = 2: the threshold is the end of the range (THEORY §8)
+    } else {
+        brent(&kappa, 1.0, 2.0, 1e-12).map_err(|e| e.to_string())
+    };
+    let quantity = "threshold q where the growth exponent changes sign";
+    rows.push(match (found, failure.into_inner()) {
+        (_, Some(r)) => Evidence::inconclusive(case, quantity, route, r),
+        (Ok(q_star), None) => Evidence::compare(case, quantity, q_c, q_star, tolerance, Metric::Absolute, route),
+        (Err(e), None) => Evidence::inconclusive(case, quantity, route, e),
+    });
+    Ok(rows)
+}
+
+fn learning_rate(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>> {
+    let gd = linear_problem(p, 2.0)?;
+    let sign = LinearEscape { q: 1.0, ..gd };
+    let l = gd.depth as f64;
+    let alphas = alphas(p, "1e-1:1e-4:4")?;
+    let steps = p.int("steps")? as usize;
+    let eta = check_positive("parameters.lr", p.real("lr")?)?;
+    let tolerance = tol.get("escape");
+    let exponent_tol = tol_or(tol, "exponent");
+    let mut rows = Vec::new();
+    let (mut gd_min, mut sign_min) = (Vec::new(), Vec::new());
+    let a1 = gd.level.powf(1.0 / l);
+    for &alpha in &alphas {
+        let case = format!("{case} α={alpha:e}");
+        // steps to escape with a small step η: K η → T (first order in η)
+        for (name, prob) in [("GD", &gd), ("SignGD", &sign)] {
+            let t = prob.closed_form(alpha);
+            let max = (20.0 * t / eta) as usize + 10;
+            let quantity = format!("{name}: steps to escape × η vs flow time T");
+            let route = format!("{name} iterates (η = {eta}) vs closed form");
+            rows.push(match discrete_steps(prob, alpha, eta, max) {
+                Some(k) => Evidence::compare(&case, &quantity, t, k as f64 * eta, tolerance, Metric::Relative, &route),
+                None => Evidence::inconclusive(&case, &quantity, &route, format!("no escape within {max} steps")),
+            });
+        }
+        // the smallest step size that escapes within K steps
+        let route = format!("root of η ↦ x_K(η) − x_1 (K = {steps}) vs exact");
+        match (min_step_size(&gd, alpha, steps), min_step_size(&sign, alpha, steps)) {
+            (Ok(g), Ok(s)) => {
+                if gd.depth == 2 {
+                    let exact = exact_gd_step_depth2(alpha, gd.gamma, gd.level, steps);
+                    let quantity = "GD: smallest step size, L = 2 (THEORY §8)";
+                    rows.push(Evidence::compare(&case, quantity, exact, g, 1e-9, Metric::Relative, &route));
+                }
+                let exact = (a1 - alpha) / steps as f64;
+                let quantity = "SignGD: smallest step size (x_1^{1/L} − α)/K";
+                rows.push(Evidence::compare(&case, quantity, exact, s, 1e-9, Metric::Relative, &route));
+                gd_min.push(g);
+                sign_min.push(s);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                rows.push(Evidence::inconclusive(&case, "smallest step size", &route, e.to_string()))
+            }
+        }
+    }
+    if gd_min.len() == alphas.len() {
+        let route = "fit of ln(Δη/Δln(1/α)) vs ln(1/α) over the α sweep";
+        let gd_kappa = increment_exponent(&alphas, &gd_min).slope;
+        rows.push(Evidence::compare(
+            case,
+            "GD: growth exponent of the smallest step size (L − 2)",
+            l - 2.0,
+            gd_kappa,
+            exponent_tol,
+            Metric::Absolute,
+            route,
+        ));
+        let sign_kappa = increment_exponent(&alphas, &sign_min).slope;
+        rows.push(Evidence::compare(
+            case,
+            "SignGD: growth exponent of the smallest step size",
+            p.real_or("signgd_exponent", -1.0)?,
+            sign_kappa,
+            exponent_tol,
+            Metric::Absolute,
+            route,
+        ));
+    }
+    Ok(rows)
+}
+
+/// Runs a flow from `w0` until `level(w) ≥ 0` within `horizon`, by [`first_passage`].
+fn passage(
+    flow: &dyn Flow,
+    w0: &DVector<f64>,
+    level: &dyn Fn(&DVector<f64>) -> f64,
+    horizon: f64,
+) -> Result<crate::escape::Passage, crate::escape::PassageError> {
+    let advance = |y: &DVector<f64>, dt: f64, stop: Option<&Stop<'_>>, s: &Settings| flow.run(y, &[dt], stop, s);
+    first_passage(&advance, w0, level, horizon, &Settings::default())
+}
+
+fn sign_flip(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>> {
+    let depth = check_depth("parameters.depth", p.int("depth")?)?;
+    let q = check_q("parameters.q", p.real("q")?)?;
+    let alpha = check_positive("parameters.alpha", p.real("alpha")?)?;
+    let target = p.real_or("target", -0.5)?;
+    if target >= 0.0 {
+        return Err(InputError::new("parameters.target", "the sign-flip claim needs a negative target"));
+    }
+    let t_end = p.real("t_end")?;
+    let theory = depth % 2 == 1 && crate::geometry::mirror_exponent(depth, q) < 1.0;
+    let predicted = match p.text_or("rule", "theory")?.as_str() {
+        "theory" => theory,
+        "always" => true,
+        "never" => false,
+        other => return Err(InputError::new("parameters.rule", format!("unknown rule '{other}'"))),
+    };
+    let problem = Problem::new(DMatrix::from_element(1, 1, 1.0), DVector::from_element(1, target), Default::default())?;
+    let model = DeepDiagonal::new(depth, 1);
+    let w0 = model.init(&Initialization::balanced(alpha, depth), q)?;
+    let flow = SteepestFlow { problem: &problem, model: &model, q, decay: WeightDecay::None };
+    let route = "parameter flow in w (SignGF: switched/Filippov)";
+    let settings = Settings::default();
+    let end = match flow.run(&w0, &[t_end], None, &settings) {
+        Ok(tr) => tr,
+        Err(e) => return Ok(vec![Evidence::inconclusive(case, "sign of x at t_end", route, e.to_string())]),
+    };
+    let x_end = model.x(end.last())[0];
+    let crossed = x_end < 0.0;
+    let code = |b: bool| if b { 1.0 } else { 0.0 };
+    let mut rows = vec![Evidence::with_error(
+        case,
+        "x crosses 0 (1) or keeps its sign (0) by t_end",
+        code(predicted),
+        code(crossed),
+        (code(predicted) - code(crossed)).abs(),
+        0.5,
+        route,
+    )
+    .with_stats(end.stats)];
+    if theory && crossed {
+        // SignGF, odd L: the dual variable z = R'(x) = α at t = 0 falls at unit rate (THEORY §3):
+        // x reaches 0 at exactly t = α
+        let level = |w: &DVector<f64>| -model.x(w)[0];
+        rows.push(match passage(&flow, &w0, &level, t_end) {
+            Ok(run) => Evidence::compare(
+                case,
+                "time x reaches 0 (= α)",
+                alpha,
+                run.time,
+                tol.get("escape"),
+                Metric::Relative,
+                route,
+            )
+            .with_stats(run.stats),
+            Err(e) => Evidence::inconclusive(case, "time x reaches 0 (= α)", route, e.to_string()),
+        });
+    }
+    Ok(rows)
+}
+
+fn plateaus(_p: &Point, case: &str, _tol: &Tolerances) -> InputResult<Vec<Evidence>> {
+    Ok(vec![Evidence::inconclusive(case, "plateaus", "", "not implemented")])
+}
