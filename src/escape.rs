@@ -112,12 +112,15 @@ impl From<IntegrationFailure> for PassageError {
 }
 
 /// A measured escape time with the work it took.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Passage {
     /// The first time the level is reached.
     pub time: f64,
     /// Solver statistics (integration and location of the crossing).
     pub stats: Stats,
+    /// The state at the crossing.
+    #[serde(skip)]
+    pub state: DVector<f64>,
 }
 
 impl LinearEscape {
@@ -243,7 +246,19 @@ pub fn first_passage(
         e.stats = stats;
         return Err(e.into());
     }
-    root.map(|time| Passage { time, stats }).map_err(|e| PassageError::Location(e.to_string()))
+    let time = root.map_err(|e| PassageError::Location(e.to_string()))?;
+    // the state at the crossing (Brent's last evaluation need not be at the returned root)
+    let state = if time > ta {
+        let p = advance(&ya, time - ta, None, settings).map_err(|mut e| {
+            e.stats += stats;
+            e
+        })?;
+        stats += p.stats;
+        p.last().clone()
+    } else {
+        ya.clone()
+    };
+    Ok(Passage { time, stats, state })
 }
 
 /// The general escape integral `T(α) = ∫_α^{x_1^{1/L}} da / (|f'(a^L)|^{q−1} a^{(L−1)(q−1)})` of a

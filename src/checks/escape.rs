@@ -174,7 +174,7 @@ fn never_saddle(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evid
     let mut rows = Vec::new();
     for q in p.reals("qs")? {
         let this = LinearEscape { q, ..esc };
-        let case = format!("{case} q={q}");
+        let case = label(case, &format!("q={q}"));
         let predicted = l * (q / q_c - 1.0);
         match measured_exponent(&this, &alphas) {
             Ok((kappa, times)) => {
@@ -254,7 +254,7 @@ fn learning_rate(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evi
     let (mut gd_min, mut sign_min) = (Vec::new(), Vec::new());
     let a1 = gd.level.powf(1.0 / l);
     for &alpha in &alphas {
-        let case = format!("{case} α={alpha:e}");
+        let case = label(case, &format!("α={alpha:e}"));
         // steps to escape with a small step η: K η → T (first order in η)
         for (name, prob) in [("GD", &gd), ("SignGD", &sign)] {
             let t = prob.closed_form(alpha);
@@ -383,6 +383,122 @@ fn sign_flip(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidenc
     Ok(rows)
 }
 
-fn plateaus(_p: &Point, case: &str, _tol: &Tolerances) -> InputResult<Vec<Evidence>> {
-    Ok(vec![Evidence::inconclusive(case, "plateaus", "", "not implemented")])
+/// `case` and `more`, space-separated (either may be empty).
+fn label(case: &str, more: &str) -> String {
+    [case, more].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
+}
+
+/// Successive activation times of a flow on a regression: the k-th is the first time a coordinate
+/// not yet active reaches `|x_j| ≥ θ` (located by [`first_passage`] from the previous crossing).
+fn activation_times(
+    flow: &dyn Flow,
+    w0: &DVector<f64>,
+    theta: f64,
+    count: usize,
+    horizon: f64,
+) -> Result<(Vec<f64>, crate::ode::Stats), String> {
+    let model_x = |w: &DVector<f64>| flow.predictor(w);
+    let (mut w, mut t, mut active, mut times) = (w0.clone(), 0.0, Vec::<usize>::new(), Vec::new());
+    let mut stats = crate::ode::Stats::default();
+    for _ in 0..count {
+        let act = active.clone();
+        let level = move |w: &DVector<f64>| {
+            let x = model_x(w);
+            (0..x.len()).filter(|j| !act.contains(j)).map(|j| x[j].abs()).fold(f64::NEG_INFINITY, f64::max) - theta
+        };
+        let run = passage(flow, &w, &level, horizon - t).map_err(|e| format!("activation {}: {e}", times.len() + 1))?;
+        stats += run.stats;
+        t += run.time;
+        let x = flow.predictor(&run.state);
+        let j = (0..x.len()).filter(|j| !active.contains(j)).max_by(|a, b| x[*a].abs().total_cmp(&x[*b].abs()));
+        active.push(j.expect("a coordinate crossed"));
+        times.push(t);
+        w = run.state;
+    }
+    Ok((times, stats))
+}
+
+fn plateaus(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>> {
+    let depth = check_depth("parameters.depth", p.int_or("depth", 2)?)?;
+    let alphas = alphas(p, "1e-2:1e-4:3")?;
+    let theta = check_positive("parameters.level", p.real_or("level", 0.1)?)?;
+    let count = p.int_or("steps", 3)? as usize;
+    let t_end = p.real("t_end")?;
+    let (n, d) = (p.int_or("samples", 15)? as usize, p.int_or("dim", 40)? as usize);
+    let problem = Problem::random_regression(p.int_or("seed", 1)? as u64, n, d, 3);
+    let model = DeepDiagonal::new(depth, d);
+    let tolerance = tol.get("escape");
+    let regime_tol = tol_or(tol, "regime");
+    let signgf_claim = p.text_or("signgf_regime", "bounded")?;
+    let mut rows = Vec::new();
+    for (name, q, claimed) in [("GF", 2.0, "logarithmic"), ("SignGF", 1.0, signgf_claim.as_str())] {
+        let flow = SteepestFlow { problem: &problem, model: &model, q, decay: WeightDecay::None };
+        let route = format!("{name} parameter flow, activation |x_j| ≥ {theta} located by Brent");
+        let mut all = Vec::new();
+        for &alpha in &alphas {
+            let w0 = model.init(&Initialization::balanced(alpha, depth), q)?;
+            let case = label(case, &format!("{name} α={alpha:e}"));
+            match activation_times(&flow, &w0, theta, count, t_end) {
+                Ok((times, stats)) => {
+                    for (k, t) in times.iter().enumerate() {
+                        let len = if k == 0 { *t } else { t - times[k - 1] };
+                        let quantity = format!("plateau {} length", k + 1);
+                        rows.push(Evidence::with_error(&case, &quantity, len, len, 0.0, 0.0, &route).with_stats(stats));
+                    }
+                    all.push(times);
+                }
+                Err(reason) => rows.push(Evidence::inconclusive(&case, "activation times", &route, reason)),
+            }
+        }
+        if all.len() != alphas.len() {
+            continue;
+        }
+        // growth of each plateau length with ln(1/α): the exponent of its increments (0: ln(1/α))
+        let want = match claimed {
+            "bounded" => Regime::Bounded,
+            "logarithmic" => Regime::Logarithmic,
+            "power" => Regime::Power,
+            other => return Err(InputError::new("parameters.signgf_regime", format!("unknown regime '{other}'"))),
+        };
+        for k in 0..count {
+            let lengths: Vec<f64> = all.iter().map(|t| if k == 0 { t[0] } else { t[k] - t[k - 1] }).collect();
+            let code = regime_code(want);
+            let longest = all.iter().flatten().fold(0.0, |m: f64, t| m.max(*t));
+            let (measured, how) = if lengths.iter().all(|l| *l <= 1e-9 * longest) {
+                // simultaneous activation (SignGF: every |w_j| with the same gradient sign grows at
+                // rate 1): no plateau at any α, bounded trivially
+                (-1.0, "no plateau: the activations coincide at every α".to_string())
+            } else {
+                let kappa = increment_exponent(&alphas, &lengths).slope;
+                let m = if kappa.abs() <= regime_tol { 0.0 } else { kappa.signum() };
+                (m, format!("increment exponent {kappa:.3} of the lengths over α (|κ| ≤ {regime_tol}: ln(1/α))"))
+            };
+            rows.push(Evidence::with_error(
+                &label(case, name),
+                &format!("plateau {} growth regime (−1 bounded, 0 ln(1/α), 1 power)", k + 1),
+                code,
+                measured,
+                (code - measured).abs(),
+                0.5,
+                &how,
+            ));
+        }
+        if q == 2.0 && depth == 2 {
+            // first plateau of GF on u⊙v: x_j = α² e^{−2 g_j(0) t} while x ≈ 0, so
+            // t_1 = ln(θ/α²)/(2 max_j(−g_j(0))): slope 1/max_j(−g_j(0)) against ln(1/α)
+            let g0 = problem.gradient(&DVector::zeros(d));
+            let rate = g0.iter().map(|g| -g).fold(f64::NEG_INFINITY, f64::max);
+            let pts: Vec<(f64, f64)> = alphas.iter().zip(&all).map(|(a, t)| ((1.0 / a).ln(), t[0])).collect();
+            rows.push(Evidence::compare(
+                &label(case, "GF"),
+                "slope of the first plateau vs ln(1/α): 1/max(−∇f(0))",
+                1.0 / rate,
+                fit_line(&pts).slope,
+                tolerance,
+                Metric::Relative,
+                "least-squares fit of activation times vs the linearisation at x = 0",
+            ));
+        }
+    }
+    Ok(rows)
 }
