@@ -82,3 +82,17 @@ fn escape_rejects_bad_input_and_reports_unresolvable_times_as_inconclusive() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("INCONCLUSIVE"));
 }
+
+#[test]
+fn unresolvable_escape_times_make_a_card_inconclusive_not_pass() {
+    // GF with L = 8: T ≈ α^{−6}/6; at α = 1e-4 (T ≈ 1.7e23) the final O(1) rise is below the spacing
+    // of f64 times and the integrator stops: the card must say INCONCLUSIVE with the reason
+    let mut card = common::cards_of("saddle-escape").into_iter().find(|c| c.id == "escape-time").unwrap();
+    let spec = mirrorflow::checks::spec_of(&card.check).unwrap();
+    card.apply_sets(&["depth=8".into(), "q=2.0".into(), "alpha=[1e-2, 1e-4]".into()], &spec).unwrap();
+    let o = mirrorflow::checks::run_card(&card).unwrap();
+    match &o.verdict {
+        mirrorflow::verdict::Verdict::Inconclusive(reason) => assert!(reason.contains("underflow"), "{reason}"),
+        v => panic!("expected INCONCLUSIVE, got {v}"),
+    }
+}

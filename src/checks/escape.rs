@@ -343,7 +343,8 @@ fn sign_flip(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidenc
     let model = DeepDiagonal::new(depth, 1);
     let w0 = model.init(&Initialization::balanced(alpha, depth), q)?;
     let flow = SteepestFlow { problem: &problem, model: &model, q, decay: WeightDecay::None };
-    let route = "parameter flow in w (SignGF: switched/Filippov)";
+    let route =
+        if q == 1.0 { "SignGF parameter flow in w (switched, Filippov)" } else { "parameter flow in w (Dop853)" };
     let settings = Settings::default();
     let end = match flow.run(&w0, &[t_end], None, &settings) {
         Ok(tr) => tr,
@@ -363,6 +364,29 @@ fn sign_flip(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidenc
     )
     .with_stats(end.stats)];
     if theory && crossed {
+        // the mirror route: the dual variable z = R'(x) of the balanced potential, ż = −φ_q(f'(x))
+        let potential = crate::potential::Balanced::new(depth, q);
+        let mirror = crate::flow::MirrorFlow { problem: &problem, potential: &potential, q };
+        let x0 = DVector::from_element(1, alpha.powi(depth as i32));
+        let level = |z: &DVector<f64>| -mirror.predictor(z)[0];
+        let mroute = "mirror flow in the dual variable z = R'(x) (switched)";
+        // MirrorFlow::run starts from a predictor x; its trajectory holds dual states
+        let advance = |y: &DVector<f64>, dt: f64, stop: Option<&Stop<'_>>, s: &Settings| {
+            mirror.run(&mirror.predictor(y), &[dt], stop, s)
+        };
+        rows.push(match first_passage(&advance, &mirror.state(&x0), &level, t_end, &settings) {
+            Ok(run) => Evidence::compare(
+                case,
+                "time x reaches 0 (= α), mirror route",
+                alpha,
+                run.time,
+                tol.get("escape"),
+                Metric::Relative,
+                mroute,
+            )
+            .with_stats(run.stats),
+            Err(e) => Evidence::inconclusive(case, "time x reaches 0 (= α), mirror route", mroute, e.to_string()),
+        });
         // SignGF, odd L: the dual variable z = R'(x) = α at t = 0 falls at unit rate (THEORY §3):
         // x reaches 0 at exactly t = α
         let level = |w: &DVector<f64>| -model.x(w)[0];
