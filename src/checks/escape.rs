@@ -33,7 +33,7 @@ use nalgebra::{DMatrix, DVector};
 /// The `saddle-escape` check kind.
 pub struct EscapeCheck;
 
-const PARAMS: [ParamSpec; 20] = [
+const PARAMS: [ParamSpec; 21] = [
     ParamSpec { name: "claim", kind: Kind::Text, valid: constraint::any, doc: "which claim (module docs)" },
     ParamSpec { name: "depth", kind: Kind::Int, valid: constraint::at_least_one, doc: "depth L" },
     ParamSpec { name: "q", kind: Kind::Real, valid: constraint::q, doc: "steepest-descent exponent q ∈ [1, 2]" },
@@ -63,6 +63,12 @@ const PARAMS: [ParamSpec; 20] = [
         valid: constraint::any,
         doc: "sign-flip: \"theory\" (odd L and q < L/(L−1)), \"always\", \"never\"",
     },
+    ParamSpec {
+        name: "prediction",
+        kind: Kind::Text,
+        valid: constraint::any,
+        doc: "escape-integral: \"integral\" (default) or \"constant-gradient\" (f' frozen at f'(0))",
+    },
     ParamSpec { name: "target", kind: Kind::Real, valid: constraint::any, doc: "sign-flip: the target y" },
     ParamSpec { name: "t_end", kind: Kind::Real, valid: constraint::positive, doc: "horizon" },
     ParamSpec { name: "seed", kind: Kind::Int, valid: constraint::nonnegative, doc: "seed of the sparse problem" },
@@ -85,6 +91,7 @@ impl Check for EscapeCheck {
         let claim = p.text_or("claim", "escape-time")?;
         match claim.as_str() {
             "escape-time" => escape_time(p, case, tol),
+            "escape-integral" => escape_integral_check(p, case, tol),
             "never-saddle" => never_saddle(p, case, tol),
             "learning-rate" => learning_rate(p, case, tol),
             "sign-flip" => sign_flip(p, case, tol),
@@ -144,6 +151,36 @@ fn escape_time(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evide
         Err(e) => Evidence::inconclusive(case, "escape time: parameter flow", &route(ODE_ROUTE), e.to_string()),
     });
     Ok(rows)
+}
+
+/// The general escape integral on the squared loss `f(x) = (x − y)²/2`, `y > x_1` (a target-driven
+/// scalar problem, `f'(x) = x − y` no longer constant), against the engine's parameter flow.
+fn escape_integral_check(p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>> {
+    let q = check_q("parameters.q", p.real("q")?)?;
+    let esc = linear_problem(p, q)?;
+    let alpha = check_positive("parameters.alpha", p.real("alpha")?)?;
+    let target = p.real("target")?;
+    if target <= esc.level {
+        return Err(InputError::new("parameters.target", "the target must exceed the level x_1"));
+    }
+    let predicted = match p.text_or("prediction", "integral")?.as_str() {
+        "integral" => crate::escape::escape_integral(esc.depth, q, alpha, esc.level, |x| x - target),
+        // the linear-loss closed form with γ = |f'(0)| = y: ignores that the gradient shrinks
+        "constant-gradient" => LinearEscape { gamma: target, ..esc }.closed_form(alpha),
+        other => return Err(InputError::new("parameters.prediction", format!("unknown prediction '{other}'"))),
+    };
+    let problem = Problem::new(DMatrix::from_element(1, 1, 1.0), DVector::from_element(1, target), Default::default())?;
+    let model = DeepDiagonal::new(esc.depth, 1);
+    let w0 = model.init(&Initialization::balanced(alpha, esc.depth), q)?;
+    let flow = SteepestFlow { problem: &problem, model: &model, q, decay: WeightDecay::None };
+    let level = |w: &DVector<f64>| model.x(w)[0] - esc.level;
+    let route = "quadrature of T(α) vs the engine's parameter flow in w (plain coordinates)";
+    let quantity = "escape time on the squared loss";
+    Ok(vec![match passage(&flow, &w0, &level, 10.0 * predicted + 10.0) {
+        Ok(run) => Evidence::compare(case, quantity, predicted, run.time, tol.get("escape"), Metric::Relative, route)
+            .with_stats(run.stats),
+        Err(e) => Evidence::inconclusive(case, quantity, route, e.to_string()),
+    }])
 }
 
 /// The growth exponent fitted from ODE escape times over `alphas` (Err: the reason).
