@@ -96,3 +96,39 @@ fn unresolvable_escape_times_make_a_card_inconclusive_not_pass() {
         v => panic!("expected INCONCLUSIVE, got {v}"),
     }
 }
+
+#[test]
+fn sweep_tables_and_fits_snapshot() {
+    use mirrorflow::escape::{parse_alphas, sweep, LinearEscape};
+    use mirrorflow::verdict::round_sig;
+    let alphas = parse_alphas("1e-1:1e-6:6").unwrap();
+    let growth = |k: f64| if k.abs() < 1e-9 { 0.0 } else { round_sig(k, 6) };
+    let mut tables = Vec::new();
+    for (depth, q) in [(2, 2.0), (3, 2.0), (3, 1.5), (3, 1.0)] {
+        let p = LinearEscape { depth, q, gamma: 1.0, level: 0.5 };
+        let s = sweep(&p, &alphas, &mirrorflow::ode::Settings::default(), &|| {});
+        let rows: Vec<serde_json::Value> = s
+            .rows
+            .iter()
+            .map(|r| {
+                let i = r.integrated.as_ref().expect("resolvable on this grid");
+                // closed form and integrated agree to ≈ 1e-12: both shown to 6 digits, steps as integers
+                serde_json::json!({
+                    "alpha": r.alpha, "closed_form": round_sig(r.closed_form, 6),
+                    "integrated": round_sig(i.time, 6), "steps": i.stats.steps,
+                })
+            })
+            .collect();
+        let fit = |f: Option<mirrorflow::escape::Fit>| {
+            let f = f.unwrap();
+            serde_json::json!({ "slope": round_sig(f.slope, 6), "intercept": round_sig(f.intercept, 6) })
+        };
+        tables.push(serde_json::json!({
+            "depth": depth, "q": q, "regime": p.regime().name(), "rows": rows,
+            "fit_T_vs_ln_inv_alpha": fit(s.linear), "fit_lnT_vs_ln_inv_alpha": fit(s.power),
+            // exact up to ODE noise (≈ 1e-12): a zero exponent is noise-level, shown as 0 below 1e-9
+            "growth_exponent": growth(s.increments.unwrap().slope),
+        }));
+    }
+    common::snapshot("escape_sweeps", &serde_json::Value::Array(tables));
+}
