@@ -6,6 +6,7 @@ pub mod checks;
 pub mod claims;
 pub mod discrete;
 pub mod error;
+pub mod escape;
 pub mod figures;
 pub mod flow;
 pub mod geometry;

@@ -177,21 +177,23 @@ impl Report {
             .map_err(|e| InputError::new(format!("{source}:{}", e.line()), format!("not a mirrorflow report: {e}")))
     }
 
-    /// The verdict table (one line per card, grouped by family) used in the README.
+    /// The verdict table (one line per card) used in the README.
     pub fn summary_table(&self) -> String {
-        let mut out =
-            String::from("| card | family | provenance | expect | verdict | controls |\n|---|---|---|---|---|---|\n");
+        let mut out = String::from(
+            "| card | family | provenance | expect | verdict | controls | claim |\n|---|---|---|---|---|---|---|\n",
+        );
         for c in &self.cards {
             let controls = c.controls.iter().filter(|k| k.matches).count();
             out += &format!(
-                "| `{}` | {} | {} | {} | {} | {}/{} as expected |\n",
+                "| `{}` | {} | {} | {} | {} | {}/{} as expected | {} |\n",
                 c.id,
                 c.check,
                 c.provenance,
                 c.expect,
                 c.verdict,
                 controls,
-                c.controls.len()
+                c.controls.len(),
+                c.title.replace('|', "\\|")
             );
         }
         out
