@@ -4,6 +4,7 @@
 
 pub mod balance;
 pub mod mirror_flow;
+pub mod weight_decay;
 
 use crate::claims::{constraint, Card, CheckSpec, ControlExpect, Expect, Kind, ParamSpec, Point};
 use crate::error::{check_depth, check_q, InputError, InputResult};
@@ -37,7 +38,11 @@ impl Tolerances<'_> {
 
 /// All check kinds.
 pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
-    vec![("mirror-flow", &mirror_flow::MirrorFlowCheck), ("balance-laws", &balance::BalanceCheck)]
+    vec![
+        ("mirror-flow", &mirror_flow::MirrorFlowCheck),
+        ("balance-laws", &balance::BalanceCheck),
+        ("weight-decay", &weight_decay::WeightDecayCheck),
+    ]
 }
 
 /// The check bound to a kind.
