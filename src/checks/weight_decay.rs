@@ -32,7 +32,8 @@ use nalgebra::{DMatrix, DVector};
 /// The `weight-decay` check kind.
 pub struct WeightDecayCheck;
 
-const PARAMS: [ParamSpec; 20] = [
+const PARAMS: [ParamSpec; 21] = [
+    ParamSpec { name: "dim", kind: Kind::Int, valid: constraint::at_least_one, doc: "dimension d (random problems)" },
     ParamSpec { name: "claim", kind: Kind::Text, valid: constraint::any, doc: "which statement (module docs)" },
     ParamSpec { name: "depth", kind: Kind::Int, valid: constraint::at_least_one, doc: "depth L" },
     ParamSpec { name: "q", kind: Kind::Real, valid: constraint::q, doc: "steepest-descent exponent q ∈ [1, 2]" },
@@ -52,7 +53,7 @@ const PARAMS: [ParamSpec; 20] = [
         name: "prediction",
         kind: Kind::Text,
         valid: constraint::any,
-        doc: "stationary (default) | soft-threshold | box | coupled-closer: the claimed limit",
+        doc: "stationary (default) | soft-threshold | box | coupled-closer | unconstrained: the claimed limit",
     },
     ParamSpec { name: "optimizer", kind: Kind::Text, valid: constraint::any, doc: "gd | signgd | adam | adamw" },
     ParamSpec { name: "lrs", kind: Kind::Reals, valid: constraint::positive, doc: "step sizes η" },
@@ -370,11 +371,12 @@ fn optimizer_order(p: &Point, case: &str, tol: f64) -> InputResult<Vec<Evidence>
         return Err(InputError::new("parameters.lrs", "at least two step sizes are needed for a fit"));
     }
     let (opt0, q) = optimizer_of(p, lrs[0])?;
-    let (problem, model, w0) = random_setup(p, q)?;
+    let c = Case::from_point(p)?;
+    let (problem, model, w0) = (&c.problem, &c.model, &c.w0);
     let t = p.real("t_end")?;
-    let flow = SteepestFlow { problem: &problem, model: &model, q, decay: opt0.decay };
+    let flow = SteepestFlow { problem, model, q, decay: opt0.decay };
     let route = "optimizer iterates at k = T/η vs the flow at T (ODE in w), log-log fit";
-    let tr = match flow.run(&w0, &[t], None, &Settings::default()) {
+    let tr = match flow.run(w0, &[t], None, &Settings::default()) {
         Ok(tr) => tr,
         Err(e) => return Ok(vec![Evidence::inconclusive(case, "order in η", route, e.to_string())]),
     };
@@ -383,7 +385,7 @@ fn optimizer_order(p: &Point, case: &str, tol: f64) -> InputResult<Vec<Evidence>
     for &lr in &lrs {
         let (opt, _) = optimizer_of(p, lr)?;
         let steps = (t / lr).round() as usize;
-        let s = opt.run(&problem, &model, &w0, steps);
+        let s = opt.run(problem, model, w0, steps);
         pts.push((lr.ln(), (&s.w - reference).amax().ln()));
     }
     let order = super::balance::fit_slope(&pts);
@@ -441,6 +443,7 @@ fn adamw_box(p: &Point, case: &str, tol: f64) -> InputResult<Vec<Evidence>> {
     let lr = p.real("lr")?;
     let steps = p.int("steps")? as usize;
     let opt = Optimizer::adamw(lr, p.real_or("beta1", 0.9)?, p.real_or("beta2", 0.999)?, p.real_or("eps", 1e-8)?, c.mu);
+    let prediction = p.text_or("prediction", "box")?;
     let s: OptState = opt.run(&c.problem, &c.model, &c.w0, steps);
     let w = &s.w;
     let grad = c.model.pullback(w, &c.problem.gradient(&c.model.x(w)));
@@ -471,7 +474,10 @@ fn adamw_box(p: &Point, case: &str, tol: f64) -> InputResult<Vec<Evidence>> {
         c.targets.iter().filter(|&&b| b >= c.mu.powf(-(c.model.depth as f64))).count() as f64 * c.model.depth as f64;
     rows.push(Evidence::compare(case, "active constraints", expected_active, active, 0.0, Metric::Absolute, route));
     for k in 0..c.targets.len() {
-        let pred = c.targets[k].min(c.mu.powf(-(c.model.depth as f64)));
+        let pred = match prediction.as_str() {
+            "unconstrained" => c.targets[k],
+            _ => c.targets[k].min(c.mu.powf(-(c.model.depth as f64))),
+        };
         let err = (pred - x[k]).abs() / pred.max(1.0);
         rows.push(Evidence::with_error(case, &format!("x[{k}] vs box solution"), pred, x[k], err, tol, p_route));
     }
