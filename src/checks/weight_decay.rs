@@ -178,7 +178,8 @@ impl Case {
     }
 
     fn equilibria(&self, decay: WeightDecay, prediction: &str, case: &str, tol: f64) -> InputResult<Vec<Evidence>> {
-        let route = "ODE in w (flow limit) vs scalar root finding on the stationarity equation";
+        let route =
+            "ODE in w (flow limit) vs root finding on the stationarity equation (decoupled SignGF: box projection)";
         let (x, tr, moved) = match self.limit(decay) {
             Ok(r) => r,
             Err(e) => return Ok(vec![Evidence::inconclusive(case, "flow limit", route, e)]),
