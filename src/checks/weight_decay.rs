@@ -48,7 +48,7 @@ const PARAMS: [ParamSpec; 21] = [
         doc: "targets b > 0: one = scalar f = (x − b)²/2; several = regression with an orthonormal design",
     },
     ParamSpec { name: "seed", kind: Kind::Int, valid: constraint::nonnegative, doc: "seed of the design" },
-    ParamSpec { name: "t_end", kind: Kind::Real, valid: constraint::positive, doc: "flow horizon" },
+    ParamSpec { name: "t_end", kind: Kind::Real, valid: constraint::positive, doc: "flow horizon (default 400)" },
     ParamSpec {
         name: "prediction",
         kind: Kind::Text,
@@ -131,7 +131,8 @@ impl Case {
         let problem = design(&targets, p.int_or("seed", 1)? as u64);
         let model = DeepDiagonal::new(depth, targets.len());
         let w0 = model.init(&Initialization::balanced(p.real("alpha")?, depth), q)?;
-        Ok(Self { problem, model, targets, q, mu: p.real("weight_decay")?, w0, t_end: p.real("t_end")? })
+        let t_end = p.real_or("t_end", 400.0)?;
+        Ok(Self { problem, model, targets, q, mu: p.real("weight_decay")?, w0, t_end })
     }
 
     fn decay(&self, name: &str) -> InputResult<WeightDecay> {
@@ -294,9 +295,15 @@ fn separation(c: &Case, prediction: &str, case: &str, tol: f64) -> InputResult<V
 fn time_mirror(p: &Point, case: &str, tol: f64) -> InputResult<Vec<Evidence>> {
     let q = check_q("parameters.q", p.real("q")?)?;
     let targets = p.reals("targets")?;
+    if targets.is_empty() {
+        return Err(InputError::new("parameters.targets", "at least one target is needed"));
+    }
     let problem = design(&targets, p.int_or("seed", 1)? as u64);
     let model = DeepDiagonal::new(2, targets.len());
     let lambda0 = p.real("balance")?;
+    if lambda0 == 0.0 {
+        return Err(InputError::new("parameters.balance", "the time-dependent potential needs λ_0 ≠ 0"));
+    }
     let w0 = model.init(&Initialization::lambda(p.real("alpha")?, 2, lambda0), q)?;
     let mu = p.real("weight_decay")?;
     let flow = SteepestFlow { problem: &problem, model: &model, q, decay: WeightDecay::Decoupled(mu) };
@@ -483,4 +490,30 @@ fn adamw_box(p: &Point, case: &str, tol: f64) -> InputResult<Vec<Evidence>> {
         rows.push(Evidence::with_error(case, &format!("x[{k}] vs box solution"), pred, x[k], err, tol, p_route));
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_depth_three_basin_of_theory_section_8() {
+        // THEORY §8: y = 1, μ = 0.1, L = 3, coupled: x → 0 for α ≤ 0.09, x → 0.896 for α ≥ 0.11
+        let limit = |alpha: f64| {
+            predicted_limit(WeightDecay::Coupled(0.1), "stationary", 2.0, 3, 0.1, 1.0, alpha.powi(3)).unwrap()
+        };
+        assert_eq!(limit(0.09), 0.0);
+        assert!((limit(0.11) - 0.896).abs() < 1e-3, "{}", limit(0.11));
+        // THEORY §6 table (L = 2, μ = 0.1): soft threshold for coupled, box for decoupled SignGF
+        let c = |y: f64| predicted_limit(WeightDecay::Coupled(0.1), "stationary", 1.0, 2, 0.1, y, 0.01).unwrap();
+        let d = |y: f64| predicted_limit(WeightDecay::Decoupled(0.1), "stationary", 1.0, 2, 0.1, y, 0.01).unwrap();
+        assert_eq!((c(0.05), d(0.05)), (0.0, 0.05));
+        // Brent to 1e−15 relative; 0.1^(−2) is 100 up to rounding
+        assert!((c(0.5) - 0.4).abs() < 1e-12, "{}", c(0.5));
+        assert!((c(200.0) - 199.9).abs() < 1e-9, "{}", c(200.0));
+        assert!((d(200.0) - 100.0).abs() < 1e-12, "{}", d(200.0));
+        // decoupled q = 1.5, L = 2: (y − x) = μ² sqrt(x)
+        let x = predicted_limit(WeightDecay::Decoupled(0.1), "stationary", 1.5, 2, 0.1, 0.5, 0.01).unwrap();
+        assert!((0.5 - x - 0.01 * x.sqrt()).abs() < 1e-13, "{x}");
+    }
 }
