@@ -57,14 +57,28 @@ const PARAMS: [ParamSpec; 21] = [
     },
     ParamSpec { name: "optimizer", kind: Kind::Text, valid: constraint::any, doc: "gd | signgd | adam | adamw" },
     ParamSpec { name: "lrs", kind: Kind::Reals, valid: constraint::positive, doc: "step sizes η" },
-    ParamSpec { name: "beta1", kind: Kind::Real, valid: constraint::nonnegative, doc: "Adam β1" },
-    ParamSpec { name: "beta2", kind: Kind::Real, valid: constraint::nonnegative, doc: "Adam β2" },
-    ParamSpec { name: "beta2s", kind: Kind::Reals, valid: constraint::nonnegative, doc: "β2 sweep (adam-beta2)" },
+    ParamSpec { name: "beta1", kind: Kind::Real, valid: beta, doc: "Adam β1" },
+    ParamSpec { name: "beta2", kind: Kind::Real, valid: beta, doc: "Adam β2" },
+    ParamSpec { name: "beta2s", kind: Kind::Reals, valid: beta, doc: "β2 sweep (adam-beta2)" },
     ParamSpec { name: "eps", kind: Kind::Real, valid: constraint::nonnegative, doc: "Adam ε" },
     ParamSpec { name: "order", kind: Kind::Real, valid: constraint::positive, doc: "claimed order in η (default 1)" },
     ParamSpec { name: "steps", kind: Kind::Int, valid: constraint::at_least_one, doc: "optimizer steps" },
     ParamSpec { name: "lr", kind: Kind::Real, valid: constraint::positive, doc: "step size η" },
 ];
+
+/// An Adam moment decay β ∈ [0, 1).
+fn beta(v: &toml::Value) -> Result<(), String> {
+    let x = match v {
+        toml::Value::Float(f) => *f,
+        toml::Value::Integer(i) => *i as f64,
+        other => return Err(format!("expected a number, got {other}")),
+    };
+    if (0.0..1.0).contains(&x) {
+        Ok(())
+    } else {
+        Err(format!("β must lie in [0, 1), got {x}"))
+    }
+}
 
 impl Check for WeightDecayCheck {
     fn spec(&self) -> CheckSpec {
