@@ -157,9 +157,9 @@ impl Case {
         }
     }
 
-    /// The flow's state at t_end (q > 1: stopped earlier once ‖ẇ‖∞ ≤ 1e−12, where the state is
-    /// within 1e−12/rate of the equilibrium), and whether it has settled: x moved less than 1e−9
-    /// over the last tenth of the horizon (or the velocity stop fired).
+    /// The flow's state at t_end (q > 1: possibly stopped earlier, see the stop rule below), its
+    /// trajectory, and how far x moved over the last tenth of the horizon (0 when the stop fired);
+    /// callers compare that with [`SETTLED`].
     fn limit(&self, decay: WeightDecay) -> Result<(DVector<f64>, Trajectory, f64), String> {
         let flow = SteepestFlow { problem: &self.problem, model: &self.model, q: self.q, decay };
         // q > 1: stop once ‖ẇ‖∞ ≤ 1e−10 (1 + ‖w‖∞) (distance to the equilibrium ≈ that over its
