@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mirrorflow::checks::{self, Outcome};
 use mirrorflow::claims::Card;
+use mirrorflow::discrete::{Method, Optimizer};
 use mirrorflow::error::{check_depth, check_nonnegative, check_positive, check_q, InputError, InputResult};
 use mirrorflow::flow::{run_until_loss, SteepestFlow, WeightDecay};
 use mirrorflow::ode::Settings;
@@ -43,6 +44,14 @@ enum ReportFormat {
     Md,
     Json,
     Html,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OptimizerName {
+    Gd,
+    Signgd,
+    Adam,
+    Adamw,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -171,6 +180,56 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Train a deep diagonal model on your data with a discrete optimizer (GD, SignGD, Adam, AdamW).
+    Train {
+        /// JSON file {"a": [[..],..], "y": [..]}.
+        #[arg(long)]
+        data: PathBuf,
+        /// The optimizer: Adam takes the decay coupled (Adam + L2), AdamW decoupled.
+        #[arg(long, value_enum)]
+        optimizer: OptimizerName,
+        /// Step size η > 0.
+        #[arg(long, allow_negative_numbers = true)]
+        lr: f64,
+        /// Number of steps K ≥ 1.
+        #[arg(long, allow_negative_numbers = true)]
+        steps: i64,
+        /// Depth L ≥ 1.
+        #[arg(long, allow_negative_numbers = true)]
+        depth: i64,
+        /// Initial scale α > 0.
+        #[arg(long, allow_negative_numbers = true)]
+        alpha: f64,
+        /// Imbalance λ: layer 1 starts at (α^q + λ)^{1/q} (q = 2 for GD, 1 otherwise).
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        balance: f64,
+        /// Weight decay μ ≥ 0.
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        weight_decay: f64,
+        /// For gd and signgd: coupled (L2 in the gradient) or decoupled decay.
+        #[arg(long, value_enum, default_value = "decoupled")]
+        decay: Decay,
+        /// Adam β1 ∈ [0, 1).
+        #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+        beta1: f64,
+        /// Adam β2 ∈ [0, 1).
+        #[arg(long, default_value_t = 0.999, allow_negative_numbers = true)]
+        beta2: f64,
+        /// Adam ε ≥ 0.
+        #[arg(long, default_value_t = 1e-8, allow_negative_numbers = true)]
+        eps: f64,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+fn check_beta(field: &str, v: f64) -> InputResult<f64> {
+    if v.is_finite() && (0.0..1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(InputError::new(field, format!("must lie in [0, 1), got {v}")))
+    }
 }
 
 fn main() -> ExitCode {
@@ -278,6 +337,78 @@ fn run(cli: Cli) -> InputResult<bool> {
                 }
             }
             Ok(true)
+        }
+        Command::Train {
+            data,
+            optimizer,
+            lr,
+            steps,
+            depth,
+            alpha,
+            balance,
+            weight_decay,
+            decay,
+            beta1,
+            beta2,
+            eps,
+            format,
+        } => {
+            let lr = check_positive("--lr", lr)?;
+            if steps < 1 {
+                return Err(InputError::new("--steps", format!("must be an integer ≥ 1, got {steps}")));
+            }
+            let depth = check_depth("--depth", depth)?;
+            let alpha = check_positive("--alpha", alpha)?;
+            let mu = check_nonnegative("--weight-decay", weight_decay)?;
+            let adam = Method::Adam {
+                beta1: check_beta("--beta1", beta1)?,
+                beta2: check_beta("--beta2", beta2)?,
+                eps: check_nonnegative("--eps", eps)?,
+            };
+            let source = data.display().to_string();
+            let text =
+                std::fs::read_to_string(&data).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
+            let problem = Problem::from_json(&source, &text)?;
+            let (method, q, decay) = match optimizer {
+                OptimizerName::Gd => (Method::Gd, 2.0, decay),
+                OptimizerName::Signgd => (Method::SignGd, 1.0, decay),
+                OptimizerName::Adam => (adam, 1.0, Decay::Coupled),
+                OptimizerName::Adamw => (adam, 1.0, Decay::Decoupled),
+            };
+            let decay = match (mu, decay) {
+                (0.0, _) => WeightDecay::None,
+                (_, Decay::Coupled) => WeightDecay::Coupled(mu),
+                (_, Decay::Decoupled) => WeightDecay::Decoupled(mu),
+            };
+            let model = DeepDiagonal::new(depth, problem.dim());
+            let w0 = model
+                .init(&Initialization::lambda(alpha, depth, balance), q)
+                .map_err(|e| InputError::new("--balance", e.message))?;
+            let opt = Optimizer { method, lr, decay };
+            let state = opt.run(&problem, &model, &w0, steps as usize);
+            let x = model.x(&state.w);
+            let loss = problem.loss(&x);
+            let finite = loss.is_finite() && state.w.iter().all(|v| v.is_finite());
+            let balances = model.balances(&state.w, q);
+            if format == Format::Json {
+                let out = serde_json::json!({
+                    "x": x.as_slice(), "loss": loss, "steps": state.k, "balance": balances.as_slice(),
+                    "balance_exponent": q, "w": state.w.as_slice(), "lr": lr, "flow_time": lr * state.k as f64,
+                });
+                println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+            } else {
+                let xs: Vec<String> = x.iter().map(|v| display_number(*v)).collect();
+                println!("x = [{}]", xs.join(", "));
+                println!(
+                    "loss = {loss:.3e} after {} steps (flow time η·K = {})",
+                    state.k,
+                    display_number(lr * state.k as f64)
+                );
+            }
+            if !finite {
+                eprintln!("INCONCLUSIVE: the iterates diverged (non-finite loss or weights); lower --lr");
+            }
+            Ok(finite)
         }
         Command::Flow { data, depth, q, alpha, balance, weight_decay, decay, t_end, until_loss, format } => {
             let depth = check_depth("--depth", depth)?;

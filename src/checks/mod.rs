@@ -5,6 +5,7 @@
 pub mod balance;
 pub mod escape;
 pub mod mirror_flow;
+pub mod weight_decay;
 
 use crate::claims::{constraint, Card, CheckSpec, ControlExpect, Expect, Kind, ParamSpec, Point};
 use crate::error::{check_depth, check_q, InputError, InputResult};
@@ -42,6 +43,7 @@ pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
         ("mirror-flow", &mirror_flow::MirrorFlowCheck),
         ("balance-laws", &balance::BalanceCheck),
         ("saddle-escape", &escape::EscapeCheck),
+        ("weight-decay", &weight_decay::WeightDecayCheck),
     ]
 }
 

@@ -27,7 +27,7 @@ pub fn snapshot_view(o: &Outcome) -> Value {
             // an error measure with a zero prediction is a distance: only its order of magnitude
             // is stable across machines
             let measured = if e.predicted == 0.0 {
-                json!(format!("~{:e}", magnitude(e.measured)))
+                json!(order_of_magnitude(e.measured))
             } else {
                 json!(round_sig(e.measured, 6))
             };
@@ -42,6 +42,16 @@ pub fn snapshot_view(o: &Outcome) -> Value {
         })
         .collect();
     json!({ "theorem": o.theorem, "verdict": o.verdict.label(), "expected": o.expected, "rows": rows })
+}
+
+/// `~1e-9` for 3.7e-9: the decade of a noise-level figure, written without float noise.
+pub fn order_of_magnitude(v: f64) -> String {
+    let m = magnitude(v);
+    if m == 0.0 || !m.is_finite() {
+        format!("{m}")
+    } else {
+        format!("~1e{}", m.log10().round() as i32)
+    }
 }
 
 /// Runs every card of a kind with its negative controls; asserts expectations; returns the
