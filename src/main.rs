@@ -125,28 +125,28 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
         /// Depth L ≥ 1.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         depth: i64,
         /// Steepest-descent exponent q ∈ [1, 2].
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         q: f64,
         /// Initial scale α > 0.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         alpha: f64,
         /// Imbalance λ: layer 1 starts at (α^q + λ)^{1/q}.
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         balance: f64,
         /// Weight decay μ ≥ 0.
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         weight_decay: f64,
         /// Coupled (Adam + L2) or decoupled (AdamW) weight decay.
         #[arg(long, value_enum, default_value = "decoupled")]
         decay: Decay,
         /// Time horizon.
-        #[arg(long, default_value_t = 1e4, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 1e4, allow_hyphen_values = true)]
         t_end: f64,
         /// Stop when the loss reaches this value.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         until_loss: Option<f64>,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
@@ -156,19 +156,19 @@ enum Command {
     /// the integrated parameter flow, at one α or over a sweep.
     Escape {
         /// Depth L ≥ 1.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         depth: i64,
         /// Steepest-descent exponent q ∈ [1, 2].
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         q: f64,
         /// Initial scale α > 0 (single run).
-        #[arg(long, allow_negative_numbers = true, required_unless_present = "sweep")]
+        #[arg(long, allow_hyphen_values = true, required_unless_present = "sweep")]
         alpha: Option<f64>,
         /// Gradient magnitude γ > 0 of the linear loss f(x) = −γx.
-        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
         gradient: f64,
         /// Escape level x_1 > α^L.
-        #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0.5, allow_hyphen_values = true)]
         level: f64,
         /// Sweep over α (see --alphas).
         #[arg(long)]
@@ -189,34 +189,34 @@ enum Command {
         #[arg(long, value_enum)]
         optimizer: OptimizerName,
         /// Step size η > 0.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         lr: f64,
         /// Number of steps K ≥ 1.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         steps: i64,
         /// Depth L ≥ 1.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         depth: i64,
         /// Initial scale α > 0.
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_hyphen_values = true)]
         alpha: f64,
         /// Imbalance λ: layer 1 starts at (α^q + λ)^{1/q} (q = 2 for GD, 1 otherwise).
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         balance: f64,
         /// Weight decay μ ≥ 0.
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         weight_decay: f64,
         /// For gd and signgd: coupled (L2 in the gradient) or decoupled decay.
         #[arg(long, value_enum, default_value = "decoupled")]
         decay: Decay,
         /// Adam β1 ∈ [0, 1).
-        #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0.9, allow_hyphen_values = true)]
         beta1: f64,
         /// Adam β2 ∈ [0, 1).
-        #[arg(long, default_value_t = 0.999, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0.999, allow_hyphen_values = true)]
         beta2: f64,
         /// Adam ε ≥ 0.
-        #[arg(long, default_value_t = 1e-8, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 1e-8, allow_hyphen_values = true)]
         eps: f64,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]

@@ -402,7 +402,9 @@ pub fn integrate(
             e
         })?;
         traj.stats += stats;
-        traj.t.push(t_reached);
+        // a completed segment ends at t1: ode_solvers may report t1 − 1 ulp, and a later segment
+        // starting there would underflow its step size
+        traj.t.push(if stopped { t_reached } else { t1 });
         traj.y.push(y1);
         if stopped {
             traj.stopped = true;

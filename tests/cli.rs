@@ -59,6 +59,7 @@ fn bad_flow_input_is_rejected() {
     assert_bad_input(&mirrorflow(&["flow", "--data", g, "--depth", "0", "--q", "2", "--alpha", "0.1"]), "--depth");
     assert_bad_input(&mirrorflow(&["flow", "--data", g, "--depth", "2", "--q", "2.5", "--alpha", "0.1"]), "--q");
     assert_bad_input(&mirrorflow(&["flow", "--data", g, "--depth", "2", "--q", "2", "--alpha", "-1"]), "--alpha");
+    assert_bad_input(&mirrorflow(&["flow", "--data", g, "--depth", "2", "--q", "2", "--alpha", "-1e-3"]), "--alpha");
     let short = write_data("short", r#"{"a": [[1, 2], [3, 4]], "y": [1]}"#);
     let out = mirrorflow(&["flow", "--data", short.to_str().unwrap(), "--depth", "2", "--q", "2", "--alpha", "0.1"]);
     assert_bad_input(&out, "y");
