@@ -1,6 +1,7 @@
 //! mirrorflow: executable, falsifiable checks of the theorems of *Never Saddle for
 //! Reparameterized Steepest Descent as Mirror Flow* (Jacobs, Zhou, Burkholz, ICLR 2026).
 
+pub mod bias;
 pub mod checks;
 pub mod claims;
 pub mod discrete;
