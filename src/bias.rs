@@ -368,7 +368,7 @@ pub fn generalized_projection(
     let (mut nu, mut iterations) = newton(&dual, DVector::zeros(a.nrows()), target, settings.max_iters);
     let mut method = "newton".to_string();
     let mut residual = dual.residual(&nu).norm();
-    if !(residual <= target) && a == b {
+    if (residual.is_nan() || residual > target) && a == b {
         // fallback: argmin L-BFGS on Φ (tol_grad ≥ 1e−10 and tol_cost > 0: CRATES.md), then Newton
         // again from its iterate
         method = "newton+lbfgs".into();
