@@ -3,6 +3,7 @@
 //! card's expectation.
 
 pub mod balance;
+pub mod bias;
 pub mod mirror_flow;
 
 use crate::claims::{constraint, Card, CheckSpec, ControlExpect, Expect, Kind, ParamSpec, Point};
@@ -37,7 +38,11 @@ impl Tolerances<'_> {
 
 /// All check kinds.
 pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
-    vec![("mirror-flow", &mirror_flow::MirrorFlowCheck), ("balance-laws", &balance::BalanceCheck)]
+    vec![
+        ("mirror-flow", &mirror_flow::MirrorFlowCheck),
+        ("balance-laws", &balance::BalanceCheck),
+        ("implicit-bias", &bias::BiasCheck),
+    ]
 }
 
 /// The check bound to a kind.
