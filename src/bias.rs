@@ -199,13 +199,16 @@ impl MirrorMap for Oracle {
 pub struct SolveSettings {
     /// Newton iterations (and L-BFGS iterations of the fallback).
     pub max_iters: u64,
-    /// Converged when `‖Ax − y‖ ≤ tol · (1 + ‖y‖)`.
+    /// Newton aims at `‖Ax − y‖ ≤ tol · (1 + ‖y‖)`.
     pub tol: f64,
+    /// A solve counts as converged when `‖Ax − y‖ ≤ accept · (1 + ‖y‖)` (the floor set by rounding
+    /// in `x(θ)`, e.g. the cancellation in `ψ(c + z) − ψ(c − z)` at large α, can sit above `tol`).
+    pub accept: f64,
 }
 
 impl Default for SolveSettings {
     fn default() -> Self {
-        Self { max_iters: 200, tol: 1e-12 }
+        Self { max_iters: 200, tol: 1e-12, accept: 1e-10 }
     }
 }
 
@@ -237,7 +240,7 @@ pub struct Projection {
     pub objective: f64,
     /// `P − D` with `D(ν) = yᵀν − Σ (R*(θ) − R*(θ0))`.
     pub gap: f64,
-    /// Whether the residual tolerance was met.
+    /// Whether the acceptance tolerance was met.
     pub converged: bool,
     /// Solver statistics.
     pub stats: SolverStats,
@@ -286,6 +289,9 @@ impl Dual<'_> {
     }
 }
 
+/// The most dual-cost evaluations the L-BFGS fallback may spend.
+const LBFGS_EVAL_CAP: u64 = 20_000;
+
 /// The dual problem handed to argmin by reference (so that the call counters stay ours).
 struct ArgminDual<'a, 'b>(&'b Dual<'a>);
 
@@ -293,7 +299,12 @@ impl CostFunction for ArgminDual<'_, '_> {
     type Param = DVector<f64>;
     type Output = f64;
 
+    /// Errors after [`LBFGS_EVAL_CAP`] evaluations: argmin's backtracking has no iteration cap of
+    /// its own and was seen to spin forever (CRATES.md, argmin issue #497).
     fn cost(&self, nu: &Self::Param) -> Result<f64, argmin::core::Error> {
+        if self.0.costs.get() > LBFGS_EVAL_CAP {
+            return Err(argmin::core::Error::msg("L-BFGS evaluation cap reached"));
+        }
         Ok(self.0.phi(nu))
     }
 }
@@ -303,6 +314,9 @@ impl Gradient for ArgminDual<'_, '_> {
     type Gradient = DVector<f64>;
 
     fn gradient(&self, nu: &Self::Param) -> Result<DVector<f64>, argmin::core::Error> {
+        if self.0.grads.get() > LBFGS_EVAL_CAP {
+            return Err(argmin::core::Error::msg("L-BFGS evaluation cap reached"));
+        }
         let r = self.0.residual(nu);
         Ok(if r.iter().all(|v| v.is_finite()) { r } else { DVector::zeros(r.len()) })
     }
@@ -317,16 +331,31 @@ fn newton(dual: &Dual<'_>, nu0: DVector<f64>, target: f64, max_iters: u64) -> (D
     while iters < max_iters && r.norm() > target && r.iter().all(|v| v.is_finite()) {
         iters += 1;
         let jac = dual.jacobian(&nu);
-        let Some(step) = jac.lu().solve(&r) else { break };
+        let Some(mut step) = jac.lu().solve(&r) else { break };
         if !step.iter().all(|v| v.is_finite()) {
             break;
         }
+        // cap the move of the dual coordinates at max(4, ‖θ‖∞) per iteration: at small scales the
+        // Hessian is tiny and the raw step overflows exponential maps by hundreds of orders
+        let theta_max = dual.theta(&nu).amax();
+        let move_max = dual.b.tr_mul(&step).amax();
+        let cap = theta_max.max(4.0);
+        if move_max > cap {
+            step *= cap / move_max;
+        }
+        // merit: Armijo on the convex Φ (B = A; a Newton direction of an SPD Hessian descends),
+        // or a decrease of the residual norm (near the optimum Φ stalls at rounding level)
+        let symmetric = std::ptr::eq(dual.a, dual.b) || dual.a == dual.b;
+        let phi = if symmetric { dual.phi(&nu) } else { f64::NAN };
+        let slope = -r.dot(&step);
         let mut t = 1.0;
         let mut accepted = false;
-        while t > 1e-14 {
+        while t > 1e-30 {
             let trial = &nu - &step * t;
             let rt = dual.residual(&trial);
-            if rt.iter().all(|v| v.is_finite()) && rt.norm() <= (1.0 - 1e-4 * t) * r.norm() {
+            let finite = rt.iter().all(|v| v.is_finite());
+            let armijo = symmetric && phi.is_finite() && dual.phi(&trial) <= phi + 1e-4 * t * slope;
+            if finite && (armijo || rt.norm() <= (1.0 - 1e-4 * t) * r.norm()) {
                 nu = trial;
                 r = rt;
                 accepted = true;
@@ -373,14 +402,19 @@ pub fn generalized_projection(
         // again from its iterate
         method = "newton+lbfgs".into();
         let start = if residual.is_finite() { nu.clone() } else { DVector::zeros(a.nrows()) };
+        // argmin's backtracking has no iteration cap (CRATES.md): start only from a finite cost
         let line = BacktrackingLineSearch::new(ArmijoCondition::new(1e-4).expect("valid constant"));
         let solver = LBFGS::new(line, 10)
             .with_tolerance_grad(1e-10)
             .and_then(|s| s.with_tolerance_cost(1e-15))
             .expect("valid tolerances");
-        let run =
-            Executor::new(ArgminDual(&dual), solver).configure(|s| s.param(start).max_iters(settings.max_iters)).run();
-        if let Ok(res) = run {
+        let run = if dual.phi(&start).is_finite() {
+            let max_iters = settings.max_iters;
+            Executor::new(ArgminDual(&dual), solver).configure(|s| s.param(start).max_iters(max_iters)).run().ok()
+        } else {
+            None
+        };
+        if let Some(res) = run {
             iterations += res.state().get_iter();
             if let Some(p) = res.state().get_best_param() {
                 let (polished, more) = newton(&dual, p.clone(), target, settings.max_iters);
@@ -392,7 +426,7 @@ pub fn generalized_projection(
     }
     let x = dual.x(&nu);
     let theta = dual.theta(&nu);
-    let converged = residual <= target && x.iter().all(|v| v.is_finite());
+    let converged = residual <= settings.accept * (1.0 + y.norm()) && x.iter().all(|v| v.is_finite());
     let dual_value = if a == b {
         y.dot(&nu) - theta.iter().zip(theta0.iter()).map(|(&t, &t0)| map.conjugate(t) - map.conjugate(t0)).sum::<f64>()
     } else {
