@@ -2,6 +2,7 @@
 //! Reparameterized Steepest Descent as Mirror Flow* (Jacobs, Zhou, Burkholz, ICLR 2026).
 
 pub mod bench;
+pub mod bias;
 pub mod checks;
 pub mod claims;
 pub mod discrete;

@@ -222,6 +222,36 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Predict the GF limit on your data: the Bregman projection argmin D_R(x, x0) s.t. Ax = y.
+    Bias {
+        /// JSON file {"a": [[..],..], "y": [..]}.
+        #[arg(long)]
+        data: PathBuf,
+        /// Depth L ≥ 1.
+        #[arg(long, allow_hyphen_values = true)]
+        depth: i64,
+        /// Steepest-descent exponent: the Bregman projection is the limit for q = 2 only.
+        #[arg(long, default_value_t = 2.0, allow_hyphen_values = true)]
+        q: f64,
+        /// Initial scale α > 0.
+        #[arg(long, allow_hyphen_values = true)]
+        alpha: f64,
+        /// Imbalance λ: layer 1 starts at (α^q + λ)^{1/q}.
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+        balance: f64,
+        /// Two-sided model x = ∏w⁺ − ∏w⁻.
+        #[arg(long)]
+        two_sided: bool,
+        /// Also run gradient flow to loss ≤ 1e−14 and report its limit and the distance.
+        #[arg(long)]
+        compare_flow: bool,
+        /// Time horizon of the flow.
+        #[arg(long, default_value_t = 1e6, allow_hyphen_values = true)]
+        t_end: f64,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
 }
 
 fn check_beta(field: &str, v: f64) -> InputResult<f64> {
@@ -470,6 +500,7 @@ fn run(cli: Cli) -> InputResult<bool> {
         Command::Escape { depth, q, alpha, gradient, level, sweep, alphas, format } => {
             escape_command(depth, q, alpha, gradient, level, sweep, &alphas, format)
         }
+        cmd @ Command::Bias { .. } => bias(cmd),
     }
 }
 
@@ -608,6 +639,88 @@ fn escape_command(
             }
         }
         _ => println!("fits: not computed (an integration was inconclusive)"),
+    }
+    Ok(ok)
+}
+
+fn bias(cmd: Command) -> InputResult<bool> {
+    let Command::Bias { data, depth, q, alpha, balance, two_sided, compare_flow, t_end, format } = cmd else {
+        unreachable!("bias subcommand")
+    };
+    let depth = check_depth("--depth", depth)?;
+    let q = check_q("--q", q)?;
+    if q != 2.0 {
+        return Err(InputError::new("--q", "the Bregman projection is the flow limit only for q = 2 (THEORY §5)"));
+    }
+    let alpha = check_positive("--alpha", alpha)?;
+    let t_end = check_positive("--t-end", t_end)?;
+    let source = data.display().to_string();
+    let text = std::fs::read_to_string(&data).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
+    let problem = Problem::from_json(&source, &text)?;
+    if problem.loss != mirrorflow::problem::Loss::Squared {
+        return Err(InputError::new(format!("{source}: loss"), "the Bregman projection needs the squared loss"));
+    }
+    let model =
+        if two_sided { DeepDiagonal::two_sided(depth, problem.dim()) } else { DeepDiagonal::new(depth, problem.dim()) };
+    let init = Initialization::lambda(alpha, depth, balance);
+    let w0 = model.init(&init, q).map_err(|e| InputError::new("--balance", e.message))?;
+    let (a, y) = (&problem.a, &problem.y);
+    let proj = mirrorflow::checks::bias::predicted_limit(&model, &w0, q, &init.constants, a, a, y);
+    let mut out = serde_json::json!({
+        "x": proj.x.as_slice(), "residual": proj.residual, "objective": proj.objective, "gap": proj.gap,
+        "converged": proj.converged, "stats": proj.stats,
+        "depth": depth, "q": q, "alpha": alpha, "balance": balance, "two_sided": two_sided,
+    });
+    let mut ok = proj.converged;
+    if !proj.converged {
+        eprintln!("INCONCLUSIVE: the dual solve did not converge (residual {:.3e})", proj.residual);
+    }
+    if compare_flow {
+        let flow = SteepestFlow { problem: &problem, model: &model, q, decay: WeightDecay::None };
+        let settings = Settings::default();
+        match run_until_loss(&flow, &w0, t_end, Some(1e-14), 1, &settings) {
+            Ok(tr) => {
+                let xf = model.x(tr.last());
+                let loss = problem.loss(&xf);
+                let distance = (&xf - &proj.x).norm() / proj.x.norm();
+                out["flow"] = serde_json::json!({
+                    "x": xf.as_slice(), "loss": loss, "t": tr.t_end(), "stats": tr.stats, "distance": distance,
+                });
+                if loss > 1e-14 {
+                    eprintln!("INCONCLUSIVE: flow loss {loss:.3e} above 1e-14 at t_end = {t_end}");
+                    ok = false;
+                }
+            }
+            Err(e) => {
+                eprintln!("INCONCLUSIVE: flow: {e}");
+                ok = false;
+            }
+        }
+    }
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+    } else {
+        let xs: Vec<String> = proj.x.iter().map(|v| display_number(*v)).collect();
+        println!("x = [{}]", xs.join(", "));
+        println!(
+            "residual = {:.3e}   D_R(x, x0) = {}   gap = {:.3e}   ({}: {} iterations, {} gradient, {} Hessian, {} cost evaluations)",
+            proj.residual,
+            display_number(proj.objective),
+            proj.gap,
+            proj.stats.method,
+            proj.stats.iterations,
+            proj.stats.gradient_evals,
+            proj.stats.hessian_evals,
+            proj.stats.cost_evals
+        );
+        if let Some(f) = out.get("flow") {
+            println!(
+                "flow: loss = {:.3e} at t = {}   relative distance to the projection = {:.3e}",
+                f["loss"].as_f64().unwrap_or(f64::NAN),
+                f["t"],
+                f["distance"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
     }
     Ok(ok)
 }

@@ -3,6 +3,7 @@
 //! card's expectation.
 
 pub mod balance;
+pub mod bias;
 pub mod escape;
 pub mod mirror_flow;
 pub mod weight_decay;
@@ -44,6 +45,7 @@ pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
         ("balance-laws", &balance::BalanceCheck),
         ("saddle-escape", &escape::EscapeCheck),
         ("weight-decay", &weight_decay::WeightDecayCheck),
+        ("implicit-bias", &bias::BiasCheck),
     ]
 }
 

@@ -1,0 +1,596 @@
+//! Implicit-bias problems (THEORY §5): the Bregman projection
+//! `x_∞ = argmin D_R(x, x0) s.t. Ax = y`, solved in the dual over `ν ∈ R^n`, and the convex
+//! reference problems (min-ℓ1, min-ℓ2, Euclidean projection) through the conic solver clarabel.
+//!
+//! Dual: with `θ0 = R'(x0)` and `x(θ) = (R')^{-1}(θ)` (coordinate-wise), minimise the convex
+//! `Φ(ν) = Σ_k R*(θ0_k + (Aᵀν)_k) − yᵀν`, whose gradient is the primal residual `A x(θ0 + Aᵀν) − y`
+//! and whose Hessian is `A diag(1/R''(x)) Aᵀ`. The primal solution is `x(θ0 + Aᵀν*)`.
+//!
+//! Solvers: Newton with closed-form Hessians and a domain-aware backtracking line search on the
+//! residual norm (a NaN or infinite `x(θ)` — θ outside the domain of `R*` — shrinks the step); if
+//! Newton does not reach the residual tolerance, argmin's L-BFGS on `Φ` (with an Armijo
+//! backtracking line search that treats `Φ = +∞` outside the domain) is the fallback. A solve that
+//! misses the tolerance is reported as not converged, never as a result.
+
+use crate::error::{InputError, InputResult};
+use crate::potential::Potential;
+use argmin::core::{CostFunction, Executor, Gradient, State};
+use argmin::solver::linesearch::condition::ArmijoCondition;
+use argmin::solver::linesearch::BacktrackingLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+use std::cell::Cell;
+
+/// A separable mirror map given in the dual: `θ ↦ x(θ) = (R')^{-1}(θ)`, its slope
+/// `dx/dθ = 1/R''(x(θ))` and the convex conjugate `R*(θ)` (with `(R*)' = x`).
+pub trait MirrorMap: Sync {
+    /// `x(θ)`; NaN or infinite outside the domain of `R*`.
+    fn primal(&self, theta: f64) -> f64;
+    /// `dx/dθ = 1/R''(x(θ)) > 0`.
+    fn slope(&self, theta: f64) -> f64;
+    /// `R*(θ)` up to an additive constant.
+    fn conjugate(&self, theta: f64) -> f64;
+    /// `R'(x)`, the dual coordinate of a primal point (to start from x0).
+    fn dual_of(&self, x: f64) -> f64;
+    /// A short description.
+    fn describe(&self) -> String;
+}
+
+/// The mirror map of a [`Potential`]: `x = (R')^{-1}(θ)`, `dx/dθ = 1/R''(x)`,
+/// `R*(θ) = θx − R(x)`.
+pub struct PotentialMap<'a>(pub &'a dyn Potential);
+
+impl MirrorMap for PotentialMap<'_> {
+    fn primal(&self, theta: f64) -> f64 {
+        self.0.grad_inverse(theta)
+    }
+
+    fn slope(&self, theta: f64) -> f64 {
+        1.0 / self.0.hess(self.primal(theta))
+    }
+
+    fn conjugate(&self, theta: f64) -> f64 {
+        let x = self.primal(theta);
+        theta * x - self.0.value(x)
+    }
+
+    fn dual_of(&self, x: f64) -> f64 {
+        self.0.grad(x)
+    }
+
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+}
+
+/// The two-sided model `x = u − v` with `u = ∏w⁺`, `v = ∏w⁻` and both sides started at `u0`:
+/// each side is a mirror flow of the one-sided potential `R_s` with opposite drives, so with
+/// `c = R_s'(u0)`, `ψ = (R_s')^{-1}`: `x(z) = ψ(c + z) − ψ(c − z)`,
+/// `dx/dz = ψ'(c + z) + ψ'(c − z)`, `R*(z) = R_s*(c + z) + R_s*(c − z)`. The map starts at z = 0
+/// (x0 = 0). A side leaving the domain of `R_s*` makes `x` NaN.
+pub struct TwoSidedMap<'a> {
+    /// The potential of one side.
+    pub side: &'a dyn Potential,
+    /// The dual coordinate `c = R_s'(u0)` of the initial side product.
+    pub center: f64,
+}
+
+impl TwoSidedMap<'_> {
+    fn side(&self) -> PotentialMap<'_> {
+        PotentialMap(self.side)
+    }
+}
+
+impl MirrorMap for TwoSidedMap<'_> {
+    fn primal(&self, z: f64) -> f64 {
+        self.side().primal(self.center + z) - self.side().primal(self.center - z)
+    }
+
+    fn slope(&self, z: f64) -> f64 {
+        self.side().slope(self.center + z) + self.side().slope(self.center - z)
+    }
+
+    fn conjugate(&self, z: f64) -> f64 {
+        self.side().conjugate(self.center + z) + self.side().conjugate(self.center - z)
+    }
+
+    /// Only x = 0 (z = 0) is needed: the two-sided model starts there.
+    fn dual_of(&self, x: f64) -> f64 {
+        if x == 0.0 {
+            0.0
+        } else {
+            f64::NAN
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("two-sided({})", self.side.describe())
+    }
+}
+
+/// Literature oracles for the dual map, up to the scale of z (THEORY §5, §8): a rescaling of z
+/// leaves `range(Aᵀ)` and hence the Bregman projection unchanged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Oracle {
+    /// Woodworth et al. 2020, two-sided depth 2: `x(z) = 2α² sinh z`, `R* = 2α² cosh z`.
+    Woodworth {
+        /// Initial scale α.
+        alpha: f64,
+    },
+    /// Two-sided depth D ≥ 3: `x(s) = α^D h_D(s)`, `h_D(s) = (1−s)^{−D/(D−2)} − (1+s)^{−D/(D−2)}`,
+    /// |s| < 1; `R* = α^D (D−2)/2 · ((1−s)^{−2/(D−2)} + (1+s)^{−2/(D−2)})`.
+    DeepTwoSided {
+        /// Initial scale α.
+        alpha: f64,
+        /// Depth D.
+        depth: usize,
+    },
+    /// Azulay et al. 2021, u⊙v with imbalance δ = u0² − v0²: `x(z) = (|δ|/2) sinh(c + z)`,
+    /// `c = asinh(2u0v0/|δ|)`, `R* = (|δ|/2) cosh(c + z)`; starts at z = 0 (x0 = u0v0).
+    Azulay {
+        /// |δ|.
+        delta: f64,
+        /// `asinh(2u0v0/|δ|)`.
+        c: f64,
+    },
+}
+
+impl MirrorMap for Oracle {
+    fn primal(&self, z: f64) -> f64 {
+        match *self {
+            Oracle::Woodworth { alpha } => 2.0 * alpha * alpha * z.sinh(),
+            Oracle::DeepTwoSided { alpha, depth } => {
+                let (d, k) = (depth as f64, -(depth as f64) / (depth as f64 - 2.0));
+                if z.abs() >= 1.0 {
+                    return f64::NAN;
+                }
+                alpha.powf(d) * ((1.0 - z).powf(k) - (1.0 + z).powf(k))
+            }
+            Oracle::Azulay { delta, c } => 0.5 * delta * (c + z).sinh(),
+        }
+    }
+
+    fn slope(&self, z: f64) -> f64 {
+        match *self {
+            Oracle::Woodworth { alpha } => 2.0 * alpha * alpha * z.cosh(),
+            Oracle::DeepTwoSided { alpha, depth } => {
+                let (d, k) = (depth as f64, -(depth as f64) / (depth as f64 - 2.0));
+                if z.abs() >= 1.0 {
+                    return f64::NAN;
+                }
+                -k * alpha.powf(d) * ((1.0 - z).powf(k - 1.0) + (1.0 + z).powf(k - 1.0))
+            }
+            Oracle::Azulay { delta, c } => 0.5 * delta * (c + z).cosh(),
+        }
+    }
+
+    fn conjugate(&self, z: f64) -> f64 {
+        match *self {
+            Oracle::Woodworth { alpha } => 2.0 * alpha * alpha * z.cosh(),
+            Oracle::DeepTwoSided { alpha, depth } => {
+                let d = depth as f64;
+                let k = -2.0 / (d - 2.0);
+                if z.abs() >= 1.0 {
+                    return f64::INFINITY;
+                }
+                alpha.powf(d) * 0.5 * (d - 2.0) * ((1.0 - z).powf(k) + (1.0 + z).powf(k))
+            }
+            Oracle::Azulay { delta, c } => 0.5 * delta * (c + z).cosh(),
+        }
+    }
+
+    /// Every oracle starts at z = 0.
+    fn dual_of(&self, _x: f64) -> f64 {
+        0.0
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Oracle::Woodworth { .. } => "Woodworth x(z) = 2α² sinh z".into(),
+            Oracle::DeepTwoSided { depth, .. } => format!("depth-{depth} two-sided x(s) = α^D h_D(s)"),
+            Oracle::Azulay { .. } => "Azulay x(z) = (|δ|/2) sinh(c + z)".into(),
+        }
+    }
+}
+
+/// Limits and tolerances of the dual solve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SolveSettings {
+    /// Newton iterations (and L-BFGS iterations of the fallback).
+    pub max_iters: u64,
+    /// Newton aims at `‖Ax − y‖ ≤ tol · (1 + ‖y‖)`.
+    pub tol: f64,
+    /// A solve counts as converged when `‖Ax − y‖ ≤ accept · (1 + ‖y‖)` (the floor set by rounding
+    /// in `x(θ)`, e.g. the cancellation in `ψ(c + z) − ψ(c − z)` at large α, can sit above `tol`).
+    pub accept: f64,
+}
+
+impl Default for SolveSettings {
+    fn default() -> Self {
+        Self { max_iters: 200, tol: 1e-12, accept: 1e-10 }
+    }
+}
+
+/// Integer statistics of a dual solve.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SolverStats {
+    /// `newton`, `newton+lbfgs` or `lbfgs`.
+    pub method: String,
+    /// Newton plus L-BFGS iterations.
+    pub iterations: u64,
+    /// Evaluations of the dual cost Φ.
+    pub cost_evals: u64,
+    /// Evaluations of the dual gradient (the primal residual).
+    pub gradient_evals: u64,
+    /// Evaluations of the dual Hessian.
+    pub hessian_evals: u64,
+}
+
+/// The result of a Bregman projection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    /// The solution x.
+    pub x: DVector<f64>,
+    /// The dual variable ν.
+    pub nu: DVector<f64>,
+    /// `‖Ax − y‖`.
+    pub residual: f64,
+    /// The primal objective `D_R(x, x0)` (when the map is a [`Potential`]; else from the dual).
+    pub objective: f64,
+    /// `P − D` with `D(ν) = yᵀν − Σ (R*(θ) − R*(θ0))`.
+    pub gap: f64,
+    /// Whether the acceptance tolerance was met.
+    pub converged: bool,
+    /// Solver statistics.
+    pub stats: SolverStats,
+}
+
+struct Dual<'a> {
+    map: &'a dyn MirrorMap,
+    a: &'a DMatrix<f64>,
+    /// Dual directions B (rows): θ = θ0 + Bᵀν. B = A for the Bregman projection.
+    b: &'a DMatrix<f64>,
+    y: &'a DVector<f64>,
+    theta0: &'a DVector<f64>,
+    costs: Cell<u64>,
+    grads: Cell<u64>,
+    hessians: Cell<u64>,
+}
+
+impl Dual<'_> {
+    fn theta(&self, nu: &DVector<f64>) -> DVector<f64> {
+        self.theta0 + self.b.tr_mul(nu)
+    }
+
+    fn x(&self, nu: &DVector<f64>) -> DVector<f64> {
+        self.theta(nu).map(|t| self.map.primal(t))
+    }
+
+    fn residual(&self, nu: &DVector<f64>) -> DVector<f64> {
+        self.grads.set(self.grads.get() + 1);
+        self.a * self.x(nu) - self.y
+    }
+
+    fn jacobian(&self, nu: &DVector<f64>) -> DMatrix<f64> {
+        self.hessians.set(self.hessians.get() + 1);
+        let slope = self.theta(nu).map(|t| self.map.slope(t));
+        self.a * DMatrix::from_diagonal(&slope) * self.b.transpose()
+    }
+
+    fn phi(&self, nu: &DVector<f64>) -> f64 {
+        self.costs.set(self.costs.get() + 1);
+        let v: f64 = self.theta(nu).iter().map(|&t| self.map.conjugate(t)).sum::<f64>() - self.y.dot(nu);
+        if v.is_finite() {
+            v
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// The most dual-cost evaluations the L-BFGS fallback may spend.
+const LBFGS_EVAL_CAP: u64 = 20_000;
+
+/// The dual problem handed to argmin by reference (so that the call counters stay ours).
+struct ArgminDual<'a, 'b>(&'b Dual<'a>);
+
+impl CostFunction for ArgminDual<'_, '_> {
+    type Param = DVector<f64>;
+    type Output = f64;
+
+    /// Errors after [`LBFGS_EVAL_CAP`] evaluations: argmin's backtracking has no iteration cap of
+    /// its own and was seen to spin forever (CRATES.md, argmin issue #497).
+    fn cost(&self, nu: &Self::Param) -> Result<f64, argmin::core::Error> {
+        if self.0.costs.get() > LBFGS_EVAL_CAP {
+            return Err(argmin::core::Error::msg("L-BFGS evaluation cap reached"));
+        }
+        Ok(self.0.phi(nu))
+    }
+}
+
+impl Gradient for ArgminDual<'_, '_> {
+    type Param = DVector<f64>;
+    type Gradient = DVector<f64>;
+
+    fn gradient(&self, nu: &Self::Param) -> Result<DVector<f64>, argmin::core::Error> {
+        if self.0.grads.get() > LBFGS_EVAL_CAP {
+            return Err(argmin::core::Error::msg("L-BFGS evaluation cap reached"));
+        }
+        let r = self.0.residual(nu);
+        Ok(if r.iter().all(|v| v.is_finite()) { r } else { DVector::zeros(r.len()) })
+    }
+}
+
+/// Damped Newton on `A x(θ0 + Bᵀν) = y` with backtracking on the residual norm; a step whose
+/// `x` is not finite (θ outside the domain) is halved. Returns the iterate and iteration count.
+fn newton(dual: &Dual<'_>, nu0: DVector<f64>, target: f64, max_iters: u64) -> (DVector<f64>, u64) {
+    let mut nu = nu0;
+    let mut r = dual.residual(&nu);
+    let mut iters = 0;
+    while iters < max_iters && r.norm() > target && r.iter().all(|v| v.is_finite()) {
+        iters += 1;
+        let jac = dual.jacobian(&nu);
+        let Some(mut step) = jac.lu().solve(&r) else { break };
+        if !step.iter().all(|v| v.is_finite()) {
+            break;
+        }
+        // cap the move of the dual coordinates at max(4, ‖θ‖∞) per iteration: at small scales the
+        // Hessian is tiny and the raw step overflows exponential maps by hundreds of orders
+        let theta_max = dual.theta(&nu).amax();
+        let move_max = dual.b.tr_mul(&step).amax();
+        let cap = theta_max.max(4.0);
+        if move_max > cap {
+            step *= cap / move_max;
+        }
+        // merit: Armijo on the convex Φ (B = A; a Newton direction of an SPD Hessian descends),
+        // or a decrease of the residual norm (near the optimum Φ stalls at rounding level)
+        let symmetric = std::ptr::eq(dual.a, dual.b) || dual.a == dual.b;
+        let phi = if symmetric { dual.phi(&nu) } else { f64::NAN };
+        let slope = -r.dot(&step);
+        let mut t = 1.0;
+        let mut accepted = false;
+        while t > 1e-30 {
+            let trial = &nu - &step * t;
+            let rt = dual.residual(&trial);
+            let finite = rt.iter().all(|v| v.is_finite());
+            let armijo = symmetric && phi.is_finite() && dual.phi(&trial) <= phi + 1e-4 * t * slope;
+            if finite && (armijo || rt.norm() <= (1.0 - 1e-4 * t) * r.norm()) {
+                nu = trial;
+                r = rt;
+                accepted = true;
+                break;
+            }
+            t *= 0.5;
+        }
+        if !accepted {
+            break;
+        }
+    }
+    (nu, iters)
+}
+
+/// The Bregman projection `argmin D_R(x, x0) s.t. Ax = y` for a mirror map, from `θ0 = R'(x0)`.
+pub fn bregman_projection(
+    map: &dyn MirrorMap,
+    a: &DMatrix<f64>,
+    y: &DVector<f64>,
+    theta0: &DVector<f64>,
+    settings: &SolveSettings,
+) -> Projection {
+    generalized_projection(map, a, a, y, theta0, settings)
+}
+
+/// The generalised projection of THEORY §5: the x with `Ax = y` and
+/// `R'(x) − θ0 ∈ range(Bᵀ)` (B = A: the Bregman projection; B = φ_q(A) for one sample: the limit of
+/// the ℓ_q steepest mirror flow). For B ≠ A the duality gap is not defined and reported as NaN.
+pub fn generalized_projection(
+    map: &dyn MirrorMap,
+    a: &DMatrix<f64>,
+    b: &DMatrix<f64>,
+    y: &DVector<f64>,
+    theta0: &DVector<f64>,
+    settings: &SolveSettings,
+) -> Projection {
+    let dual = Dual { map, a, b, y, theta0, costs: Cell::new(0), grads: Cell::new(0), hessians: Cell::new(0) };
+    let target = settings.tol * (1.0 + y.norm());
+    let (mut nu, mut iterations) = newton(&dual, DVector::zeros(a.nrows()), target, settings.max_iters);
+    let mut method = "newton".to_string();
+    let mut residual = dual.residual(&nu).norm();
+    if (residual.is_nan() || residual > target) && a == b {
+        // fallback: argmin L-BFGS on Φ (tol_grad ≥ 1e−10 and tol_cost > 0: CRATES.md), then Newton
+        // again from its iterate
+        method = "newton+lbfgs".into();
+        let start = if residual.is_finite() { nu.clone() } else { DVector::zeros(a.nrows()) };
+        // argmin's backtracking has no iteration cap (CRATES.md): start only from a finite cost
+        let line = BacktrackingLineSearch::new(ArmijoCondition::new(1e-4).expect("valid constant"));
+        let solver = LBFGS::new(line, 10)
+            .with_tolerance_grad(1e-10)
+            .and_then(|s| s.with_tolerance_cost(1e-15))
+            .expect("valid tolerances");
+        let run = if dual.phi(&start).is_finite() {
+            let max_iters = settings.max_iters;
+            Executor::new(ArgminDual(&dual), solver).configure(|s| s.param(start).max_iters(max_iters)).run().ok()
+        } else {
+            None
+        };
+        if let Some(res) = run {
+            iterations += res.state().get_iter();
+            if let Some(p) = res.state().get_best_param() {
+                let (polished, more) = newton(&dual, p.clone(), target, settings.max_iters);
+                iterations += more;
+                nu = polished;
+            }
+        }
+        residual = dual.residual(&nu).norm();
+    }
+    let x = dual.x(&nu);
+    let theta = dual.theta(&nu);
+    let converged = residual <= settings.accept * (1.0 + y.norm()) && x.iter().all(|v| v.is_finite());
+    let dual_value = if a == b {
+        y.dot(&nu) - theta.iter().zip(theta0.iter()).map(|(&t, &t0)| map.conjugate(t) - map.conjugate(t0)).sum::<f64>()
+    } else {
+        f64::NAN
+    };
+    // D_R(x, x0) = Σ (θ − θ0)x − R*(θ) + R*(θ0), using R(x) = θx − R*(θ) at θ = R'(x)
+    let objective = theta
+        .iter()
+        .zip(theta0.iter())
+        .zip(x.iter())
+        .map(|((&t, &t0), &xk)| (t - t0) * xk - map.conjugate(t) + map.conjugate(t0))
+        .sum::<f64>();
+    let stats = SolverStats {
+        method,
+        iterations,
+        cost_evals: dual.costs.get(),
+        gradient_evals: dual.grads.get(),
+        hessian_evals: dual.hessians.get(),
+    };
+    Projection { x, nu, residual, objective, gap: objective - dual_value, converged, stats }
+}
+
+/// The Bregman projection of `x0` for a potential: `θ0 = R'(x0)`.
+pub fn project(potential: &dyn Potential, a: &DMatrix<f64>, y: &DVector<f64>, x0: &DVector<f64>) -> Projection {
+    let theta0 = x0.map(|v| potential.grad(v));
+    bregman_projection(&PotentialMap(potential), a, y, &theta0, &SolveSettings::default())
+}
+
+/// A solved reference problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    /// The solution.
+    pub x: DVector<f64>,
+    /// The dual multipliers of the equality constraints (sign as returned by the solver).
+    pub nu: DVector<f64>,
+    /// The optimal value.
+    pub objective: f64,
+    /// Interior-point iterations.
+    pub iterations: u32,
+}
+
+fn csc(m: &DMatrix<f64>) -> clarabel::algebra::CscMatrix<f64> {
+    let rows: Vec<Vec<f64>> = (0..m.nrows()).map(|i| m.row(i).iter().copied().collect()).collect();
+    clarabel::algebra::CscMatrix::from(&rows)
+}
+
+fn solve_conic(
+    p: &DMatrix<f64>,
+    q: &[f64],
+    a: &DMatrix<f64>,
+    b: &[f64],
+    cones: &[clarabel::solver::SupportedConeT<f64>],
+    n_eq: usize,
+) -> InputResult<Reference> {
+    use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus};
+    let settings = DefaultSettingsBuilder::default()
+        .verbose(false)
+        .max_iter(200)
+        .tol_gap_abs(1e-12)
+        .tol_gap_rel(1e-12)
+        .tol_feas(1e-12)
+        .build()
+        .map_err(|e| InputError::new("clarabel", format!("{e:?}")))?;
+    let mut solver = DefaultSolver::new(&csc(p), q, &csc(a), b, cones, settings)
+        .map_err(|e| InputError::new("clarabel", format!("{e:?}")))?;
+    solver.solve();
+    let s = &solver.solution;
+    if s.status != SolverStatus::Solved && s.status != SolverStatus::AlmostSolved {
+        return Err(InputError::new("clarabel", format!("reference problem not solved: {:?}", s.status)));
+    }
+    Ok(Reference {
+        x: DVector::from_vec(s.x.clone()),
+        nu: DVector::from_vec(s.z[..n_eq].to_vec()),
+        objective: s.obj_val,
+        iterations: s.iterations,
+    })
+}
+
+/// `min ‖x‖₁ s.t. Ax = y` as an LP over `(x, t)`: `min Σt`, `Ax = y`, `−t ≤ x ≤ t`. The returned
+/// `nu` is an ℓ1 dual certificate: `‖Aᵀν‖∞ ≤ 1`, `|Aᵀν| = 1` on the support.
+pub fn min_l1(a: &DMatrix<f64>, y: &DVector<f64>) -> InputResult<Reference> {
+    use clarabel::solver::SupportedConeT::{NonnegativeConeT, ZeroConeT};
+    let (n, d) = a.shape();
+    let mut c = DMatrix::zeros(n + 2 * d, 2 * d);
+    c.view_mut((0, 0), (n, d)).copy_from(a);
+    for k in 0..d {
+        c[(n + k, k)] = 1.0;
+        c[(n + k, d + k)] = -1.0;
+        c[(n + d + k, k)] = -1.0;
+        c[(n + d + k, d + k)] = -1.0;
+    }
+    let b: Vec<f64> = y.iter().copied().chain(std::iter::repeat_n(0.0, 2 * d)).collect();
+    let q: Vec<f64> = std::iter::repeat_n(0.0, d).chain(std::iter::repeat_n(1.0, d)).collect();
+    let mut r = solve_conic(&DMatrix::zeros(2 * d, 2 * d), &q, &c, &b, &[ZeroConeT(n), NonnegativeConeT(2 * d)], n)?;
+    r.x = r.x.rows(0, d).into_owned();
+    Ok(r)
+}
+
+/// The Euclidean projection of `x0` onto `{Ax = y}` as a QP: `min ½‖x − x0‖²` (x0 = 0: min-ℓ2).
+pub fn euclidean_projection(a: &DMatrix<f64>, y: &DVector<f64>, x0: &DVector<f64>) -> InputResult<Reference> {
+    use clarabel::solver::SupportedConeT::ZeroConeT;
+    let (n, d) = a.shape();
+    let q: Vec<f64> = x0.iter().map(|v| -v).collect();
+    let mut r = solve_conic(&DMatrix::identity(d, d), &q, a, y.as_slice(), &[ZeroConeT(n)], n)?;
+    r.objective += 0.5 * x0.norm_squared();
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::potential::{Balanced, LambdaBalanced};
+    use crate::problem::Problem;
+
+    #[test]
+    fn two_sided_maps_agree_with_the_oracles_up_to_the_scale_of_z() {
+        // balanced depth 2: ψ(θ) = e^{2θ}, c = ln(α²)/2 → x = 2α² sinh(2z): Woodworth at 2z
+        let alpha: f64 = 0.3;
+        let side = Balanced::new(2, 2.0);
+        let map = TwoSidedMap { side: &side, center: side.grad(alpha * alpha) };
+        let oracle = Oracle::Woodworth { alpha };
+        for z in [-0.7, 0.1, 1.3] {
+            assert!((map.primal(z) - oracle.primal(2.0 * z)).abs() < 1e-13 * (1.0 + oracle.primal(2.0 * z).abs()));
+        }
+        // depth 3: s = (D−2) α^{D−2} z
+        let side = Balanced::new(3, 2.0);
+        let map = TwoSidedMap { side: &side, center: side.grad(alpha.powi(3)) };
+        let oracle = Oracle::DeepTwoSided { alpha, depth: 3 };
+        for z in [-2.0, 0.5, 3.0] {
+            let s = alpha * z;
+            assert!((map.primal(z) - oracle.primal(s)).abs() < 1e-12 * (1.0 + oracle.primal(s).abs()), "z = {z}");
+        }
+        // λ-balanced one side: ½λ sinh(2θ) with c = R'(u0v0) → Azulay at 2z
+        let (u0, v0) = ((alpha * alpha + 0.4).sqrt(), alpha);
+        let side = LambdaBalanced { q: 2.0, lambda: 0.4 };
+        let oracle = Oracle::Azulay { delta: 0.4, c: (2.0 * u0 * v0 / 0.4_f64).asinh() };
+        let map = PotentialMap(&side);
+        let t0 = side.grad(u0 * v0);
+        for z in [-0.4, 0.2] {
+            assert!((map.primal(t0 + z) - oracle.primal(2.0 * z)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn projection_of_the_euclidean_potential_is_the_euclidean_projection() {
+        // R = x²/(2λ) near 0 is not exact; use the λ-balanced potential at huge λ: R'' ≈ 1/λ
+        let p = Problem::random_regression(4, 3, 6, 0);
+        let x0 = DVector::from_fn(6, |k, _| 0.1 * k as f64);
+        let reference = euclidean_projection(&p.a, &p.y, &x0).unwrap();
+        let pot = LambdaBalanced { q: 2.0, lambda: 1e6 };
+        let proj = project(&pot, &p.a, &p.y, &x0);
+        assert!(proj.converged && proj.residual < 1e-11);
+        // R'' = 1/sqrt(λ² + 4x²) = (1/λ)(1 − 2x²/λ² + …): relative deviation ≈ 2x²/λ² ≈ 1e-11
+        assert!((&proj.x - &reference.x).norm() < 1e-6 * reference.x.norm(), "{}", (&proj.x - &reference.x).norm());
+        assert!(proj.gap.abs() < 1e-8);
+    }
+
+    #[test]
+    fn min_l1_has_a_valid_certificate() {
+        let p = Problem::random_regression(5, 4, 12, 2);
+        let r = min_l1(&p.a, &p.y).unwrap();
+        assert!((&p.a * &r.x - &p.y).norm() < 1e-8);
+        let slack = p.a.tr_mul(&r.nu).amax();
+        assert!((slack - 1.0).abs() < 1e-6, "{slack}");
+        assert!((r.objective - r.x.lp_norm(1)).abs() < 1e-8);
+    }
+}
