@@ -7,6 +7,7 @@
 //! `T = (x_1^{1−e} − x_0^{1−e}) / (L(1−e)γ^{q−1})` (e ≠ 1) and `T = ln(x_1/x_0)/(Lγ^{q−1})` (e = 1):
 //! bounded as α → 0 iff `q < L/(L−1)`, logarithmic at equality, a power `α^{−(q(L−1)−L)}` above.
 
+pub use crate::fit::{fit_line, Fit};
 use crate::geometry::mirror_exponent;
 use crate::ode::{integrate, IntegrationFailure, Settings, Stats, Stop, Trajectory};
 use crate::quadrature::gauss_legendre;
@@ -320,29 +321,6 @@ pub fn min_step_size(p: &LinearEscape, alpha: f64, steps: usize) -> Result<f64, 
 /// (`a_{k+1} = a_k(1 + ηγ)`).
 pub fn exact_gd_step_depth2(alpha: f64, gamma: f64, level: f64, steps: usize) -> f64 {
     ((level / (alpha * alpha)).ln() / (2.0 * steps as f64)).exp_m1() / gamma
-}
-
-/// A least-squares line `y ≈ intercept + slope·x`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Fit {
-    /// Slope.
-    pub slope: f64,
-    /// Intercept.
-    pub intercept: f64,
-    /// Largest absolute residual.
-    pub max_residual: f64,
-}
-
-/// The least-squares line through `(x, y)` points (at least two distinct x).
-pub fn fit_line(points: &[(f64, f64)]) -> Fit {
-    let n = points.len() as f64;
-    let (mx, my) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
-    let (num, den) =
-        points.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + (x - mx) * (y - my), b + (x - mx) * (x - mx)));
-    let slope = num / den;
-    let intercept = my - slope * mx;
-    let max_residual = points.iter().map(|(x, y)| (y - intercept - slope * x).abs()).fold(0.0, f64::max);
-    Fit { slope, intercept, max_residual }
 }
 
 /// The growth exponent measured from escape times on a sweep: the least-squares slope of

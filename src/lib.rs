@@ -9,6 +9,7 @@ pub mod discrete;
 pub mod error;
 pub mod escape;
 pub mod figures;
+pub mod fit;
 pub mod flow;
 pub mod geometry;
 pub mod ode;

@@ -770,6 +770,9 @@ fn print_outcome(o: &Outcome, verbose: bool) {
             e.case,
             e.route
         );
+        if verbose && e.verdict != mirrorflow::verdict::Verdict::Pass {
+            println!("        {}", e.verdict.reason());
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use super::{Check, Setup, Tolerances, MODEL_PARAMS};
 use crate::claims::{constraint, CheckSpec, Kind, ParamSpec, Point};
 use crate::discrete::steepest_step;
 use crate::error::{InputError, InputResult};
+use crate::fit::fit_line;
 use crate::flow::{run_to_stationarity, Flow, SteepestFlow, WeightDecay};
 use crate::geometry::sign;
 use crate::ode::{sample_times, Settings};
@@ -164,7 +165,7 @@ impl Check for BalanceCheck {
                 for j in (0..b0.len()).filter(|&j| b0[j].abs() > 0.0) {
                     let pts: Vec<(f64, f64)> =
                         tr.t.iter().zip(&tr.y).map(|(t, w)| (*t, s.model.balances(w, s.q)[j].abs().ln())).collect();
-                    let rate = -fit_slope(&pts);
+                    let rate = -fit_line(&pts).slope;
                     let err = (rate - predicted).abs() / predicted;
                     if err.is_nan() || err > worst.0 {
                         worst = (err, rate);
@@ -249,13 +250,4 @@ impl Check for BalanceCheck {
             other => Err(InputError::new("parameters.law", format!("unknown law '{other}'"))),
         }
     }
-}
-
-/// Least-squares slope of y against t.
-pub fn fit_slope(points: &[(f64, f64)]) -> f64 {
-    let n = points.len() as f64;
-    let (mt, my) = points.iter().fold((0.0, 0.0), |(a, b), (t, y)| (a + t / n, b + y / n));
-    let (num, den) =
-        points.iter().fold((0.0, 0.0), |(a, b), (t, y)| (a + (t - mt) * (y - my), b + (t - mt) * (t - mt)));
-    num / den
 }

@@ -410,7 +410,7 @@ fn optimizer_order(p: &Point, case: &str, tol: f64) -> InputResult<Vec<Evidence>
         let s = opt.run(problem, model, w0, steps);
         pts.push((lr.ln(), (&s.w - reference).amax().ln()));
     }
-    let order = super::balance::fit_slope(&pts);
+    let order = crate::fit::fit_line(&pts).slope;
     let claimed = p.real_or("order", 1.0)?;
     let smallest = pts.last().map_or(f64::NAN, |v| v.1.exp());
     Ok(vec![
