@@ -349,6 +349,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 bench::integrator_vs_rk4(),
                 bench::switching_vs_naive(),
                 bench::stiff_tail(),
+                bench::bregman_dual_vs_penalty(),
                 bench::jobs_scaling(&cards),
             ];
             if format == Format::Json {
