@@ -1,25 +1,16 @@
 //! The command line as a user meets it: exit codes, one-line errors, and `flow` on user data
 //! against an independently computed Bregman projection.
+mod common;
+
+use common::{assert_bad_input, mirrorflow};
+
 use nalgebra::{DMatrix, DVector};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn mirrorflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirrorflow")).args(args).output().expect("binary runs")
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mirrorflow-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn assert_bad_input(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "one-line error expected, got: {err}");
-    assert!(err.contains(needle), "error should name '{needle}': {err}");
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 fn card_folder(name: &str, edit: impl Fn(String) -> String) -> PathBuf {

@@ -2,24 +2,12 @@
 //! card passes, every negative control fails, evidence snapshotted; and the `escape` command.
 mod common;
 
-use std::process::{Command, Output};
+use common::{assert_bad_input, mirrorflow};
 
 #[test]
 fn escape_cards_pass_and_controls_fail() {
     let views = common::run_family("saddle-escape");
     common::snapshot("escape", &serde_json::Value::Array(views));
-}
-
-fn mirrorflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirrorflow")).args(args).output().expect("binary runs")
-}
-
-fn assert_bad_input(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert_eq!(err.trim().lines().count(), 1, "one-line error expected, got: {err}");
-    assert!(err.contains(needle), "error should name '{needle}': {err}");
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

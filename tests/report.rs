@@ -1,11 +1,10 @@
 //! Reports: files written, SVGs valid, `--diff` silent on an unchanged tree and loud (exit 1, card
 //! named) when a card's prediction is altered; the README's card table is current.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn mirrorflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirrorflow")).args(args).output().expect("binary runs")
-}
+use common::mirrorflow;
+
+use std::path::{Path, PathBuf};
 
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mirrorflow-report-{}-{name}", std::process::id()));

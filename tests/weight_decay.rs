@@ -3,6 +3,8 @@
 //! matches its expectation, every negative control gives its expected verdict, evidence snapshotted.
 mod common;
 
+use common::mirrorflow;
+
 #[test]
 fn weight_decay_cards_match_and_controls_fail() {
     let views = common::run_family("weight-decay");
@@ -10,11 +12,7 @@ fn weight_decay_cards_match_and_controls_fail() {
 }
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn mirrorflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mirrorflow")).args(args).output().expect("binary runs")
-}
+use std::process::Output;
 
 fn scalar_data(y: f64) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mirrorflow-wd-{}", std::process::id()));

@@ -6,6 +6,7 @@ use mirrorflow::claims::Card;
 use mirrorflow::verdict::{magnitude, round_sig, Verdict};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::process::{Command, Output};
 
 /// The repository's card folder.
 pub fn cards_dir() -> PathBuf {
@@ -83,4 +84,18 @@ pub fn snapshot(name: &str, value: &Value) {
     settings.set_snapshot_path(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("snapshots"));
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_yaml_snapshot!(name, value));
+}
+
+/// Runs the `mirrorflow` binary with `args`.
+pub fn mirrorflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mirrorflow")).args(args).output().expect("binary runs")
+}
+
+/// Asserts exit code 2 with a one-line error naming `needle`, and no panic.
+pub fn assert_bad_input(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one-line error expected, got: {err}");
+    assert!(err.contains(needle), "error should name '{needle}': {err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
