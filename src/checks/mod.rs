@@ -5,6 +5,7 @@
 pub mod balance;
 pub mod bias;
 pub mod escape;
+pub mod margin;
 pub mod mirror_flow;
 pub mod weight_decay;
 
@@ -46,6 +47,7 @@ pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
         ("saddle-escape", &escape::EscapeCheck),
         ("weight-decay", &weight_decay::WeightDecayCheck),
         ("implicit-bias", &bias::BiasCheck),
+        ("margin", &margin::MarginCheck),
     ]
 }
 
