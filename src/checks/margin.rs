@@ -66,7 +66,9 @@ impl Check for MarginCheck {
         let gaps: Vec<f64> = traj
             .y
             .iter()
-            .map(|w| {
+            .zip(&traj.t)
+            .filter(|(_, t)| **t > 0.0) // x(0) = 0 for the two-sided balanced init: no direction yet
+            .map(|(w, _)| {
                 let x = flow.predictor(w);
                 let m = (&g * &x).min() / x.iter().map(|v| v.abs()).sum::<f64>();
                 (optimum - m) / optimum
