@@ -396,10 +396,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 beta2: check_beta("--beta2", beta2)?,
                 eps: check_nonnegative("--eps", eps)?,
             };
-            let source = data.display().to_string();
-            let text =
-                std::fs::read_to_string(&data).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
-            let problem = Problem::from_json(&source, &text)?;
+            let problem = Problem::load(&data)?;
             let (method, q, decay) = match optimizer {
                 OptimizerName::Gd => (Method::Gd, 2.0, decay),
                 OptimizerName::Signgd => (Method::SignGd, 1.0, decay),
@@ -450,10 +447,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             if let Some(e) = until_loss {
                 check_positive("--until-loss", e)?;
             }
-            let source = data.display().to_string();
-            let text =
-                std::fs::read_to_string(&data).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
-            let problem = Problem::from_json(&source, &text)?;
+            let problem = Problem::load(&data)?;
             let model = DeepDiagonal::new(depth, problem.dim());
             let init = Initialization::lambda(alpha, depth, balance);
             let w0 = model.init(&init, q).map_err(|e| InputError::new("--balance", e.message))?;
@@ -656,8 +650,7 @@ fn bias(cmd: Command) -> InputResult<bool> {
     let alpha = check_positive("--alpha", alpha)?;
     let t_end = check_positive("--t-end", t_end)?;
     let source = data.display().to_string();
-    let text = std::fs::read_to_string(&data).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
-    let problem = Problem::from_json(&source, &text)?;
+    let problem = Problem::load(&data)?;
     if problem.loss != mirrorflow::problem::Loss::Squared {
         return Err(InputError::new(format!("{source}: loss"), "the Bregman projection needs the squared loss"));
     }

@@ -86,6 +86,13 @@ impl Problem {
         Self::new(a, y, file.loss).map_err(|e| InputError::new(format!("{source}: {}", e.location), e.message))
     }
 
+    /// Reads and parses a problem file (see [`Problem::from_json`]).
+    pub fn load(path: &std::path::Path) -> InputResult<Self> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
+        Self::from_json(&source, &text)
+    }
+
     /// Seeded Gaussian regression: `A_ij ~ N(0, 1)`, `y = A x*` with a `k`-sparse positive `x*`
     /// (`k = 0`: `y ~ N(0, 1)` instead).
     pub fn random_regression(seed: u64, n: usize, d: usize, sparsity: usize) -> Self {

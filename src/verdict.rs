@@ -175,6 +175,21 @@ impl Evidence {
     }
 }
 
+/// The larger of two error measures, NaN if either is NaN (`f64::max` drops a NaN, which could
+/// turn a failed computation into a small error and a PASS).
+pub fn worst(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// The largest absolute entry, NaN if any entry is NaN (nalgebra's `amax` skips NaN).
+pub fn worst_abs(v: &nalgebra::DVector<f64>) -> f64 {
+    v.iter().fold(0.0, |m, e| worst(m, e.abs()))
+}
+
 /// Rounds to `digits` significant digits (for snapshots and reports).
 pub fn round_sig(v: f64, digits: i32) -> f64 {
     if v == 0.0 || !v.is_finite() {
@@ -228,5 +243,7 @@ mod tests {
         assert_eq!(round_sig(123456.789, 3), 123000.0);
         assert_eq!(round_sig(-0.00123456, 2), -0.0012);
         assert_eq!(magnitude(3.7e-9), 1e-9);
+        assert!(worst(1.0, f64::NAN).is_nan() && worst(f64::NAN, 0.0).is_nan());
+        assert!(worst_abs(&nalgebra::DVector::from_vec(vec![1.0, f64::NAN])).is_nan());
     }
 }

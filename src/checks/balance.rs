@@ -18,7 +18,7 @@ use crate::flow::{run_to_stationarity, Flow, SteepestFlow, WeightDecay};
 use crate::geometry::sign;
 use crate::ode::{sample_times, Settings};
 use crate::reparam::Reparameterization;
-use crate::verdict::{Evidence, Metric};
+use crate::verdict::{worst, worst_abs, Evidence, Metric};
 use nalgebra::DVector;
 
 /// The `balance-laws` check kind.
@@ -117,7 +117,7 @@ impl Check for BalanceCheck {
                     let diff = s.model.balances(w, exponent) - &b0;
                     for (j, v) in diff.iter().enumerate() {
                         if *t < end[j % d] {
-                            drift = drift.max(v.abs() / scale);
+                            drift = worst(drift, v.abs() / scale);
                         }
                     }
                 }
@@ -223,7 +223,7 @@ impl Check for BalanceCheck {
                         };
                         before[k] * factor
                     });
-                    err = err.max((quantity(&next) - predicted).amax() / scale);
+                    err = worst(err, worst_abs(&(quantity(&next) - predicted)) / scale);
                     w = next;
                     used += 1;
                 }

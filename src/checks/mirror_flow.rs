@@ -18,7 +18,7 @@ use crate::ode::{integrate, sample_times, Settings};
 use crate::potential::{self, ExponentShift, Potential};
 use crate::reparam::{NonCommuting, Reparameterization};
 use crate::rng::SplitMix64;
-use crate::verdict::{round_sig, Evidence};
+use crate::verdict::{round_sig, worst, Evidence};
 use nalgebra::DVector;
 
 /// The `mirror-flow` check kind.
@@ -108,11 +108,11 @@ impl Check for MirrorFlowCheck {
         let xs: Vec<DVector<f64>> = tx_y.iter().map(|y| mirror.predictor(y)).collect();
         for (w, x) in tw_y.iter().zip(&xs) {
             let xw = s.model.x(w);
-            dist = dist.max((&xw - x).norm() / xw.norm().max(x0.norm()));
+            dist = worst(dist, (&xw - x).norm() / xw.norm().max(x0.norm()));
             let h = s.model.gain(w, s.q);
             for k in 0..xw.len() {
                 let r = potential.hess(xw[k]);
-                gain_err = gain_err.max((r * h[k] - 1.0).abs());
+                gain_err = worst(gain_err, (r * h[k] - 1.0).abs());
             }
         }
         let mut stats = tw.stats;
@@ -144,7 +144,7 @@ impl Check for MirrorFlowCheck {
             let mut ad_err: f64 = 0.0;
             for x in xs.iter().flat_map(|x| x.iter().copied()).filter(|v| v.abs() > 1e-12) {
                 let ad = potential.hess_autodiff(x.abs()).unwrap_or(f64::NAN);
-                ad_err = ad_err.max((ad / potential.hess(x) - 1.0).abs());
+                ad_err = worst(ad_err, (ad / potential.hess(x) - 1.0).abs());
             }
             rows.push(Evidence::with_error(
                 case,

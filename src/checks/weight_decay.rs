@@ -345,11 +345,12 @@ fn time_mirror(p: &Point, case: &str, tol: f64) -> InputResult<Vec<Evidence>> {
         let lhs = (dual(tr.t[b], &tr.y[b]) - dual(tr.t[a], &tr.y[a])) / (tr.t[b] - tr.t[a]);
         let g = problem.gradient(&model.x(&tr.y[m]));
         let rhs = g.map(|v| -steepest_map(q, v));
-        worst = worst.max((lhs - &rhs).amax());
+        worst = crate::verdict::worst(worst, crate::verdict::worst_abs(&(lhs - &rhs)));
         scale = scale.max(rhs.amax());
         let measured = model.balances(&tr.y[m], q);
         let pred = lambda0 * (-q * mu * tr.t[m]).exp();
-        lam_err = lam_err.max(measured.map(|v| (v - pred).abs()).amax() / lambda0.abs());
+        lam_err =
+            crate::verdict::worst(lam_err, crate::verdict::worst_abs(&measured.map(|v| v - pred)) / lambda0.abs());
     }
     let mismatch = worst / scale;
     Ok(vec![
@@ -476,12 +477,12 @@ fn adamw_box(p: &Point, case: &str, tol: f64) -> InputResult<Vec<Evidence>> {
     let (mut feas, mut stat, mut mult): (f64, f64, f64) = (0.0, 0.0, 0.0);
     let mut active = 0.0;
     for j in 0..w.len() {
-        feas = feas.max(w[j].abs() - radius);
+        feas = crate::verdict::worst(feas, w[j].abs() - radius);
         if w[j].abs() < radius - 10.0 * lr {
-            stat = stat.max(grad[j].abs() / scale);
+            stat = crate::verdict::worst(stat, grad[j].abs() / scale);
         } else {
             active += 1.0;
-            mult = mult.max((grad[j] * w[j].signum()).max(0.0) / scale);
+            mult = crate::verdict::worst(mult, (grad[j] * w[j].signum()).max(0.0) / scale);
         }
     }
     let route = "AdamW iterates; KKT residuals of the box-constrained problem";
