@@ -110,6 +110,23 @@ impl Problem {
         Self { a, y, loss: Loss::Squared }
     }
 
+    /// Seeded separable classification with the exponential loss: `A_ij ~ N(0, 1)` and labels
+    /// `y_k = sign(a_kᵀx*)` (ties → +1) of the teacher `x* = (teacher, 0, …)` (extra entries beyond d
+    /// are dropped).
+    pub fn separable(seed: u64, n: usize, d: usize, teacher: &[f64]) -> Self {
+        let mut rng = SplitMix64::new(seed);
+        let a = DMatrix::from_fn(n, d, |_, _| rng.normal());
+        let y = DVector::from_fn(n, |k, _| {
+            let s: f64 = teacher.iter().take(d).enumerate().map(|(j, t)| t * a[(k, j)]).sum();
+            if s >= 0.0 {
+                1.0
+            } else {
+                -1.0
+            }
+        });
+        Self { a, y, loss: Loss::Exponential }
+    }
+
     /// Number of samples n.
     pub fn samples(&self) -> usize {
         self.a.nrows()

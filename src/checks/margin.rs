@@ -11,11 +11,10 @@ use crate::claims::{constraint, CheckSpec, Kind, ParamSpec, Point};
 use crate::error::{InputError, InputResult};
 use crate::flow::{Flow, SteepestFlow, WeightDecay};
 use crate::ode::Settings;
-use crate::problem::{Loss, Problem};
+use crate::problem::Problem;
 use crate::reparam::{DeepDiagonal, Initialization};
-use crate::rng::SplitMix64;
 use crate::verdict::{Evidence, Metric};
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
 /// The `margin` check kind.
 pub struct MarginCheck;
@@ -29,14 +28,6 @@ const PARAMS: [ParamSpec; 6] = [
     ParamSpec { name: "prediction", kind: Kind::Text, valid: constraint::any, doc: "l1 (default) | l2 (control)" },
 ];
 
-/// Separable data: Gaussian `a_k`, labels `y_k = sign(a_kᵀx*)` of the sparse teacher `x* = e_1 − e_2`.
-fn separable(seed: u64, n: usize, d: usize) -> Problem {
-    let mut rng = SplitMix64::new(seed);
-    let a = DMatrix::from_fn(n, d, |_, _| rng.normal());
-    let y = DVector::from_fn(n, |k, _| if a[(k, 0)] - a[(k, 1.min(d - 1))] >= 0.0 { 1.0 } else { -1.0 });
-    Problem { a, y, loss: Loss::Exponential }
-}
-
 impl Check for MarginCheck {
     fn spec(&self) -> CheckSpec {
         CheckSpec { params: &PARAMS, tolerances: &["margin", "shrink"] }
@@ -45,7 +36,7 @@ impl Check for MarginCheck {
     fn run(&self, point: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>> {
         let d = point.int_or("dim", 5)? as usize;
         let n = point.int_or("samples", 8)? as usize;
-        let problem = separable(point.int_or("seed", 1)? as u64, n, d);
+        let problem = Problem::separable(point.int_or("seed", 1)? as u64, n, d, &[1.0, -1.0]);
         let times = point.reals("times")?;
         let route = "two-sided L = 2 GF (ode) vs clarabel max-margin";
         let g = DMatrix::from_fn(n, d, |k, j| problem.y[k] * problem.a[(k, j)]);
