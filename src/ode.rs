@@ -4,6 +4,11 @@
 //! sample, so every returned value is an accepted step end (ode_solvers' dense output is inaccurate
 //! at `t_end`, see CRATES.md). The stiffness test of ode_solvers is disabled; the step limit is the
 //! guard, and hitting it is a [`Failure`], which checks turn into INCONCLUSIVE.
+//!
+//! Fields must be autonomous (the time argument is for watches only): ode_solvers 0.6.2's Dop853
+//! has the node c₁₂ = 0 instead of 1 (srenevey/ode-solvers#42) and the Rosenbrock fallback assumes
+//! autonomy; a time-dependent field carries its time as a state component
+//! ([`crate::flow::SteepestFlow::run_log_time`]).
 
 use nalgebra::DVector;
 use ode_solvers::dop_shared::IntegrationError;

@@ -16,6 +16,12 @@ pub enum Loss {
     Exponential,
     /// Classification, labels ±1: `f(x) = Σ_k ln(1 + exp(−y_k a_kᵀx))`.
     Logistic,
+    /// Classification, labels ±1: `f(x) = ln Σ_k exp(−y_k a_kᵀx)`, the log of the exponential loss F.
+    /// Its ℓ_q steepest flow `ẇ = −φ_q(∇F/F) = −F^{1−q} φ_q(∇F)` is the exponential-loss flow after the
+    /// time change `dt/ds = F^{1−q}`: the same path, but ‖x‖ grows polynomially in s instead of like
+    /// ln t, and the softmax gradient never underflows.
+    #[serde(rename = "log-exponential")]
+    LogExponential,
 }
 
 /// A learning problem: data `A ∈ R^{n×d}`, targets or labels `y ∈ R^n`, and a loss.
@@ -144,7 +150,27 @@ impl Problem {
             Loss::Squared => 0.5 * (ax - &self.y).norm_squared(),
             Loss::Exponential => ax.iter().zip(self.y.iter()).map(|(m, y)| (-y * m).exp()).sum(),
             Loss::Logistic => ax.iter().zip(self.y.iter()).map(|(m, y)| softplus(-y * m)).sum(),
+            Loss::LogExponential => {
+                let e = self.neg_margins(&ax);
+                let top = e.max();
+                top + e.iter().map(|v| (v - top).exp()).sum::<f64>().ln()
+            }
         }
+    }
+
+    /// `−y_k (Ax)_k`, the negated margins.
+    fn neg_margins(&self, ax: &DVector<f64>) -> DVector<f64> {
+        -ax.component_mul(&self.y)
+    }
+
+    /// `softmax(−y ⊙ Ax)`, shifted by its largest entry so that it never overflows or underflows
+    /// to all zeros.
+    fn softmax(&self, ax: &DVector<f64>) -> DVector<f64> {
+        let e = self.neg_margins(ax);
+        let top = e.max();
+        let p = e.map(|v| (v - top).exp());
+        let total = p.sum();
+        p / total
     }
 
     /// `∂f/∂(Ax)`: the residual `Ax − y` for the squared loss.
@@ -153,6 +179,7 @@ impl Problem {
             Loss::Squared => ax - &self.y,
             Loss::Exponential => DVector::from_fn(ax.len(), |k, _| -self.y[k] * (-self.y[k] * ax[k]).exp()),
             Loss::Logistic => DVector::from_fn(ax.len(), |k, _| -self.y[k] * logistic(-self.y[k] * ax[k])),
+            Loss::LogExponential => -self.softmax(ax).component_mul(&self.y),
         }
     }
 
@@ -161,18 +188,34 @@ impl Problem {
         self.a.tr_mul(&self.outer_gradient(&(&self.a * x)))
     }
 
-    /// The Hessian `∇²f(x) = Aᵀ diag(∂²f/∂(Ax)²) A` (`AᵀA` for the squared loss).
+    /// `e^c ∇f(x)`; for the exponential loss computed as `Aᵀ(−y ⊙ e^{c − y⊙Ax})`, so that a vanishing
+    /// gradient times a huge `e^c` stays finite (the log-time flows of [`crate::flow`]).
+    pub fn scaled_gradient(&self, x: &DVector<f64>, c: f64) -> DVector<f64> {
+        let ax = &self.a * x;
+        match self.loss {
+            Loss::Exponential => self.a.tr_mul(&self.neg_margins(&ax).zip_map(&self.y, |e, y| -y * (c + e).exp())),
+            _ => self.a.tr_mul(&self.outer_gradient(&ax)) * c.exp(),
+        }
+    }
+
+    /// The Hessian `∇²f(x) = Aᵀ H A`, H the Hessian in `Ax`: `I` (squared), `diag(f_k'')` (exponential,
+    /// logistic), `diag(y)(diag(p) − ppᵀ)diag(y)` with `p` the softmax (log-exponential).
     pub fn hessian(&self, x: &DVector<f64>) -> DMatrix<f64> {
         let ax = &self.a * x;
-        let curvature = DVector::from_fn(ax.len(), |k, _| match self.loss {
-            Loss::Squared => 1.0,
-            Loss::Exponential => (-self.y[k] * ax[k]).exp(),
-            Loss::Logistic => {
-                let s = logistic(-self.y[k] * ax[k]);
+        let outer = match self.loss {
+            Loss::Squared => DMatrix::identity(ax.len(), ax.len()),
+            Loss::Exponential => DMatrix::from_diagonal(&self.neg_margins(&ax).map(f64::exp)),
+            Loss::Logistic => DMatrix::from_diagonal(&self.neg_margins(&ax).map(|m| {
+                let s = logistic(m);
                 s * (1.0 - s)
+            })),
+            Loss::LogExponential => {
+                let p = self.softmax(&ax);
+                let yp = p.component_mul(&self.y);
+                DMatrix::from_diagonal(&p) - &yp * yp.transpose()
             }
-        });
-        self.a.tr_mul(&DMatrix::from_diagonal(&curvature)) * &self.a
+        };
+        self.a.tr_mul(&outer) * &self.a
     }
 }
 
@@ -215,7 +258,7 @@ mod tests {
 
     #[test]
     fn gradient_and_hessian_match_finite_differences() {
-        for loss in [Loss::Squared, Loss::Exponential, Loss::Logistic] {
+        for loss in [Loss::Squared, Loss::Exponential, Loss::Logistic, Loss::LogExponential] {
             let mut p = Problem::random_regression(3, 4, 3, 0);
             p.y = p.y.map(|v| if v >= 0.0 { 1.0 } else { -1.0 });
             p.loss = loss;
@@ -232,6 +275,9 @@ mod tests {
                 let fdg = (p.gradient(&(&x + &e)) - p.gradient(&(&x - &e))) / (2.0 * eps);
                 assert!((fdg - h.column(j)).norm() < 1e-6 * (1.0 + h.norm()), "{loss:?}");
             }
+            // e^c ∇f by the stable route vs the plain product (rounding only)
+            let scaled = p.scaled_gradient(&x, 3.0);
+            assert!((&scaled - g * 3f64.exp()).norm() < 1e-12 * (1.0 + scaled.norm()), "{loss:?}");
         }
     }
 }
