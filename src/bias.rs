@@ -473,7 +473,9 @@ fn csc(m: &DMatrix<f64>) -> clarabel::algebra::CscMatrix<f64> {
     clarabel::algebra::CscMatrix::from(&rows)
 }
 
-fn solve_conic(
+/// Solves `min ½vᵀPv + qᵀv s.t. b − Av ∈ cones` with clarabel (gap and feasibility tolerance 1e−12);
+/// `nu` holds the duals of the first `n_eq` rows. Not solved → an input error naming clarabel.
+pub(crate) fn solve_conic(
     p: &DMatrix<f64>,
     q: &[f64],
     a: &DMatrix<f64>,
@@ -532,30 +534,6 @@ pub fn euclidean_projection(a: &DMatrix<f64>, y: &DVector<f64>, x0: &DVector<f64
     let q: Vec<f64> = x0.iter().map(|v| -v).collect();
     let mut r = solve_conic(&DMatrix::identity(d, d), &q, a, y.as_slice(), &[ZeroConeT(n)], n)?;
     r.objective += 0.5 * x0.norm_squared();
-    Ok(r)
-}
-
-/// The max-margin direction on signed data `G` (rows `y_k a_kᵀ`): `min ‖x‖ s.t. Gx ≥ 1` with ‖·‖
-/// the ℓ1 norm (LP over `(x, t)`, `l1 = true`) or ½‖x‖₂² (QP); the optimal ‖·‖-margin is `1/‖x‖`.
-pub fn max_margin(g: &DMatrix<f64>, l1: bool) -> InputResult<Reference> {
-    use clarabel::solver::SupportedConeT::NonnegativeConeT;
-    let (n, d) = g.shape();
-    let b: Vec<f64> = std::iter::repeat_n(-1.0, n).chain(std::iter::repeat_n(0.0, 2 * d)).collect();
-    if !l1 {
-        let c = -g.clone();
-        return solve_conic(&DMatrix::identity(d, d), &vec![0.0; d], &c, &b[..n], &[NonnegativeConeT(n)], 0);
-    }
-    let mut c = DMatrix::zeros(n + 2 * d, 2 * d);
-    c.view_mut((0, 0), (n, d)).copy_from(&(-g));
-    for k in 0..d {
-        c[(n + k, k)] = 1.0;
-        c[(n + k, d + k)] = -1.0;
-        c[(n + d + k, k)] = -1.0;
-        c[(n + d + k, d + k)] = -1.0;
-    }
-    let q: Vec<f64> = std::iter::repeat_n(0.0, d).chain(std::iter::repeat_n(1.0, d)).collect();
-    let mut r = solve_conic(&DMatrix::zeros(2 * d, 2 * d), &q, &c, &b, &[NonnegativeConeT(n + 2 * d)], 0)?;
-    r.x = r.x.rows(0, d).into_owned();
     Ok(r)
 }
 

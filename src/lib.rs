@@ -12,6 +12,7 @@ pub mod figures;
 pub mod fit;
 pub mod flow;
 pub mod geometry;
+pub mod margin;
 pub mod ode;
 pub mod plots;
 pub mod potential;

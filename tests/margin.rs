@@ -1,5 +1,7 @@
-//! The `margin` family: exponential-loss GF on separable data vs the ℓ1 max-margin LP; the ℓ2
-//! max-margin control must FAIL. Evidence snapshotted.
+//! The `margin` family: exponential-loss steepest flows on separable data vs the ℓ_{p/L}
+//! max-margin problems — (L, q) = (2, 2) ℓ1 LP, (3, 2) nonconvex ℓ_{2/3} by vertex enumeration,
+//! (2, 1.5) ℓ_{3/2} power cones, SignGF ℓ∞ LP at L = 1, 2, 3 — with wrong-exponent and
+//! global-optimum controls that must FAIL. Evidence snapshotted.
 mod common;
 
 #[test]

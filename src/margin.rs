@@ -1,0 +1,242 @@
+//! Max-margin reference problems (THEORY §5): `x̂ = argmin ‖x‖_r s.t. Gx ≥ 1`, `G = diag(y) A`,
+//! whose optimal normalised margin is `γ* = 1/‖x̂‖_r`. The ℓ_p steepest flow on an L-homogeneous
+//! diagonal model converges in direction to KKT points of this problem with `r = p/L`,
+//! `p = q/(q−1)` (q = 1: r = ∞ for every L).
+//!
+//! - r = 1 and r = ∞: linear programs, r = 2: a QP, 1 < r < ∞: power cones — all solved by clarabel;
+//! - 0 < r < 1 (nonconvex quasi-norm): `Σ|x_i|^r` is concave on each orthant, so its minimum over the
+//!   polyhedron `{Gx ≥ 1} ∩ orthant` sits at a vertex; every vertex solves `G[K,S] x_S = 1` for an
+//!   active set K and a support S with `|K| = |S|`. Enumerating them gives the global optimum, and the
+//!   vertex's multipliers `λ_K = G[K,S]^{−T} (r|x_S|^{r−1} sign x_S)` tell whether it is a KKT point.
+
+use crate::bias::{solve_conic, Reference};
+use crate::error::{InputError, InputResult};
+use crate::geometry::dual_exponent;
+use crate::verdict::worst_abs;
+use nalgebra::{DMatrix, DVector};
+
+/// The exponent r of the margin norm of the ℓ_q steepest flow at depth L: `r = p/L`,
+/// `p = q/(q−1)` (∞ for q = 1).
+pub fn margin_exponent(q: f64, depth: usize) -> f64 {
+    dual_exponent(q) / depth as f64
+}
+
+/// `‖x‖_r = (Σ|x_i|^r)^{1/r}` (a quasi-norm for r < 1), `max |x_i|` for r = ∞; NaN propagates.
+pub fn norm(x: &DVector<f64>, r: f64) -> f64 {
+    if r.is_infinite() {
+        worst_abs(x)
+    } else {
+        x.iter().map(|v| v.abs().powf(r)).sum::<f64>().powf(1.0 / r)
+    }
+}
+
+/// The normalised margin `min_k (Gx)_k / ‖x‖_r`; NaN propagates.
+pub fn normalised_margin(g: &DMatrix<f64>, x: &DVector<f64>, r: f64) -> f64 {
+    let m = (g * x).iter().fold(f64::INFINITY, |m: f64, v| if v.is_nan() || m.is_nan() { f64::NAN } else { m.min(*v) });
+    m / norm(x, r)
+}
+
+/// Largest number of (support, active set) pairs the vertex enumeration visits: `C(n + d, d) − 1`.
+pub const MAX_VERTICES: f64 = 2e6;
+
+/// `argmin ‖x‖_r s.t. Gx ≥ 1` for r > 0 (see the module doc for the routes). `objective` is `‖x̂‖_r`,
+/// `nu` the multipliers of the margin constraints (empty for the enumeration) and `iterations` the
+/// interior-point iterations or the number of vertices visited.
+pub fn max_margin(g: &DMatrix<f64>, r: f64) -> InputResult<Reference> {
+    use clarabel::solver::SupportedConeT::{NonnegativeConeT, PowerConeT};
+    if r.is_nan() || r <= 0.0 {
+        return Err(InputError::new("margin norm", format!("r must be positive, got {r}")));
+    }
+    let (n, d) = g.shape();
+    if g.iter().any(|v| !v.is_finite()) {
+        return Err(InputError::new("margin data", "non-finite entry"));
+    }
+    let mut result = if r < 1.0 {
+        vertex_enumeration(g, r)?
+    } else if r == 2.0 {
+        let b = vec![-1.0; n];
+        solve_conic(&DMatrix::identity(d, d), &vec![0.0; d], &(-g), &b, &[NonnegativeConeT(n)], n)?
+    } else {
+        // variables (x, t): x ∈ R^d, t ∈ R^d (r = 1, 1 < r < ∞) or t ∈ R (r = ∞); constraints
+        // −Gx ≤ −1 first, then the norm bounds.
+        let (nt, mut rows, mut b, mut cones) = (if r.is_infinite() { 1 } else { d }, vec![], vec![], vec![]);
+        let width = d + if r.is_infinite() { 1 } else { d };
+        for k in 0..n {
+            let mut row = vec![0.0; width];
+            (0..d).for_each(|j| row[j] = -g[(k, j)]);
+            rows.push(row);
+            b.push(-1.0);
+        }
+        cones.push(NonnegativeConeT(n));
+        if r == 1.0 || r.is_infinite() {
+            // ±x_i − t_{i or 0} ≤ 0
+            for sign in [1.0, -1.0] {
+                for i in 0..d {
+                    let mut row = vec![0.0; width];
+                    row[i] = sign;
+                    row[d + if nt == 1 { 0 } else { i }] = -1.0;
+                    rows.push(row);
+                    b.push(0.0);
+                }
+            }
+            cones.push(NonnegativeConeT(2 * d));
+        } else {
+            // (t_i, 1, x_i) ∈ K_pow(1/r): t_i^{1/r} ≥ |x_i|, i.e. t_i ≥ |x_i|^r
+            for i in 0..d {
+                let mut t = vec![0.0; width];
+                t[d + i] = -1.0;
+                let mut x = vec![0.0; width];
+                x[i] = -1.0;
+                rows.extend([t, vec![0.0; width], x]);
+                b.extend([0.0, 1.0, 0.0]);
+                cones.push(PowerConeT(1.0 / r));
+            }
+        }
+        let a = DMatrix::from_fn(rows.len(), width, |i, j| rows[i][j]);
+        let cost: Vec<f64> = (0..width).map(|j| if j < d { 0.0 } else { 1.0 }).collect();
+        let mut sol = solve_conic(&DMatrix::zeros(width, width), &cost, &a, &b, &cones, n)?;
+        sol.x = sol.x.rows(0, d).into_owned();
+        sol
+    };
+    result.objective = norm(&result.x, r);
+    Ok(result)
+}
+
+/// Global minimum of `Σ|x_i|^r` (0 < r ≤ 1) over the vertices of `{Gx ≥ 1}` split by orthants.
+fn vertex_enumeration(g: &DMatrix<f64>, r: f64) -> InputResult<Reference> {
+    let (n, d) = g.shape();
+    let count = (1..=d).fold(1.0, |c, k| c * (n + k) as f64 / k as f64) - 1.0;
+    if count > MAX_VERTICES {
+        return Err(InputError::new(
+            "margin data",
+            format!("ℓ_r with r < 1 enumerates C(n+d, d) − 1 = {count:.3e} vertices (limit {MAX_VERTICES:e})"),
+        ));
+    }
+    let mut best: Option<(f64, DVector<f64>)> = None;
+    let mut visited = 0u32;
+    for k in 1..=n.min(d) {
+        for support in subsets(d, k) {
+            for active in subsets(n, k) {
+                visited += 1;
+                let sub = DMatrix::from_fn(k, k, |i, j| g[(active[i], support[j])]);
+                let Some(xs) = sub.lu().solve(&DVector::from_element(k, 1.0)) else { continue };
+                let mut x = DVector::zeros(d);
+                support.iter().zip(xs.iter()).for_each(|(&j, &v)| x[j] = v);
+                // feasibility up to rounding of a k × k solve
+                if !x.iter().all(|v| v.is_finite()) || (g * &x).iter().any(|&m| m < 1.0 - 1e-9) {
+                    continue;
+                }
+                let value: f64 = x.iter().map(|v| v.abs().powf(r)).sum();
+                if best.as_ref().is_none_or(|(b, _)| value < *b) {
+                    best = Some((value, x));
+                }
+            }
+        }
+    }
+    let (_, x) = best.ok_or_else(|| InputError::new("margin data", "not linearly separable: no feasible vertex"))?;
+    Ok(Reference { x, nu: DVector::zeros(0), objective: f64::NAN, iterations: visited })
+}
+
+/// The k-subsets of {0, …, m−1} in lexicographic order.
+fn subsets(m: usize, k: usize) -> impl Iterator<Item = Vec<usize>> {
+    let mut next = Some((0..k).collect::<Vec<usize>>());
+    std::iter::from_fn(move || {
+        let current = next.take()?;
+        let mut c = current.clone();
+        // advance: the rightmost index that can move right
+        if let Some(i) = (0..k).rev().find(|&i| c[i] < m - k + i) {
+            c[i] += 1;
+            for j in i + 1..k {
+                c[j] = c[j - 1] + 1;
+            }
+            next = Some(c);
+        }
+        Some(current)
+    })
+}
+
+/// `max_margin` restricted to the coordinates `support` (the others fixed at 0), embedded back
+/// in R^d: on its support, a w-space KKT point of the diagonal model is this solution, since a
+/// coordinate whose weights all vanish is a saddle of the product map and satisfies
+/// stationarity trivially.
+pub fn max_margin_on(g: &DMatrix<f64>, r: f64, support: &[usize]) -> InputResult<Reference> {
+    if support.is_empty() {
+        return Err(InputError::new("margin support", "no coordinate is alive"));
+    }
+    let sub = DMatrix::from_fn(g.nrows(), support.len(), |k, j| g[(k, support[j])]);
+    let mut sol = max_margin(&sub, r)?;
+    let mut x = DVector::zeros(g.ncols());
+    support.iter().zip(sol.x.iter()).for_each(|(&j, &v)| x[j] = v);
+    sol.x = x;
+    Ok(sol)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::Problem;
+
+    fn data(seed: u64) -> DMatrix<f64> {
+        let p = Problem::separable(seed, 8, 5, &[1.0, -1.0]);
+        DMatrix::from_fn(8, 5, |k, j| p.y[k] * p.a[(k, j)])
+    }
+
+    #[test]
+    fn subsets_are_all_k_subsets() {
+        let all: Vec<_> = subsets(5, 2).collect();
+        assert_eq!(all.len(), 10);
+        assert_eq!(all[0], vec![0, 1]);
+        assert_eq!(all[9], vec![3, 4]);
+    }
+
+    #[test]
+    fn vertex_enumeration_agrees_with_the_l1_linear_program() {
+        // r = 1 is linear, hence concave: the enumeration is an independent route to the LP optimum
+        for seed in [1, 2, 3] {
+            let g = data(seed);
+            let lp = max_margin(&g, 1.0).unwrap();
+            let vertices = vertex_enumeration(&g, 1.0).unwrap();
+            // clarabel's gap tolerance 1e-12 on an O(1) objective
+            assert!((norm(&vertices.x, 1.0) - lp.objective).abs() < 1e-8, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn power_cone_route_is_stationary_and_between_the_lp_norms() {
+        // the ℓ_{1.5} solution satisfies its KKT system r|x|^{r−1}sign x = Gᵀλ, λ ≥ 0 (clarabel's
+        // multipliers of the margin rows, scaled by the objective's homogeneity)
+        let g = data(1);
+        let sol = max_margin(&g, 1.5).unwrap();
+        let grad = sol.x.map(|v| 1.5 * v.abs().powf(0.5) * v.signum());
+        let lambda = &sol.nu;
+        assert!(lambda.min() > -1e-9);
+        let residual = (g.transpose() * lambda - &grad).norm() / grad.norm();
+        assert!(residual < 1e-6, "stationarity residual {residual}");
+        // ‖·‖_r is nonincreasing in r, so the optimal norms are ordered
+        let norms: Vec<f64> =
+            [1.0, 1.5, 2.0, f64::INFINITY].iter().map(|&r| max_margin(&g, r).unwrap().objective).collect();
+        assert!(norms.windows(2).all(|p| p[1] <= p[0] + 1e-9), "{norms:?}");
+    }
+
+    #[test]
+    fn restricted_problem_embeds_and_never_beats_the_full_one() {
+        let g = data(1);
+        for r in [2.0 / 3.0, 1.0, 1.5, f64::INFINITY] {
+            let full = max_margin(&g, r).unwrap();
+            let part = max_margin_on(&g, r, &[1, 3, 4]).unwrap();
+            assert_eq!((part.x[0], part.x[2]), (0.0, 0.0));
+            assert!((&g * &part.x).min() > 1.0 - 1e-7, "feasible, r = {r}");
+            assert!(part.objective >= full.objective * (1.0 - 1e-9), "r = {r}");
+        }
+        assert!(max_margin_on(&g, 1.0, &[]).is_err());
+    }
+
+    #[test]
+    fn bad_exponent_and_inseparable_data_are_input_errors() {
+        let g = data(1);
+        assert!(max_margin(&g, 0.0).is_err());
+        assert!(max_margin(&g, f64::NAN).is_err());
+        let inseparable = DMatrix::from_row_slice(2, 1, &[1.0, -1.0]);
+        assert!(max_margin(&inseparable, 0.5).is_err());
+    }
+}
