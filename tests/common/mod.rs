@@ -45,10 +45,13 @@ pub fn snapshot_view(o: &Outcome) -> Value {
     json!({ "theorem": o.theorem, "verdict": o.verdict.label(), "expected": o.expected, "rows": rows })
 }
 
-/// `~1e-9` for 3.7e-9: the decade of a noise-level figure, written without float noise.
+/// `~1e-9` for 3.7e-9: the decade of a noise-level figure, written without float noise; below
+/// 1e-12 only `<1e-12` (rounding noise, which may be 0 or 1e-16 on another machine).
 pub fn order_of_magnitude(v: f64) -> String {
     let m = magnitude(v);
-    if m == 0.0 || !m.is_finite() {
+    if m < 1e-12 {
+        "<1e-12".to_string()
+    } else if !m.is_finite() {
         format!("{m}")
     } else {
         format!("~1e{}", m.log10().round() as i32)
