@@ -7,6 +7,7 @@ pub mod bias;
 pub mod escape;
 pub mod margin;
 pub mod mirror_flow;
+pub mod sparsity;
 pub mod weight_decay;
 
 use crate::claims::{constraint, Card, CheckSpec, ControlExpect, Expect, Kind, ParamSpec, Point};
@@ -48,6 +49,7 @@ pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
         ("weight-decay", &weight_decay::WeightDecayCheck),
         ("implicit-bias", &bias::BiasCheck),
         ("margin", &margin::MarginCheck),
+        ("depth-sparsity", &sparsity::SparsityCheck),
     ]
 }
 
