@@ -3,7 +3,7 @@
 //! `R''(x) = 1/h(x)`, `h` the mirror gain of the balance law.
 
 use crate::geometry::{mirror_exponent, sign};
-use crate::quadrature::integrate_from_zero;
+use crate::quadrature::{integrate_from_one, integrate_from_zero};
 use crate::roots::{brent, root_increasing};
 use crate::verdict::round_sig;
 use num_dual::{first_derivative, Dual64, DualNum};
@@ -32,9 +32,15 @@ pub trait Potential: Send + Sync + Debug {
         numeric_grad_inverse(|t| self.grad(t), z)
     }
 
-    /// `R(x)` with `R(0) = 0`, even: `∫_0^|x| R'`.
+    /// `R(x)` with `R(0) = 0`, even: `∫_0^|x| R'` for a closed-form R', else the single quadrature
+    /// `∫_0^|x| (|x| − s) R''(s) ds` (Taylor at 0 with `R'(0) = 0`), not a quadrature of quadratures.
     fn value(&self, x: f64) -> f64 {
-        integrate_from_zero(|t| self.grad(t), x.abs())
+        let b = x.abs();
+        if self.grad_dual(Dual64::from_re(b)).is_some() {
+            integrate_from_zero(|t| self.grad(t), b)
+        } else {
+            integrate_from_zero(|s| (b - s) * self.hess(s), b)
+        }
     }
 
     /// `dR'/dx` at `x > 0` by num-dual forward-mode differentiation of the closed-form `R'`.
@@ -168,6 +174,12 @@ impl Potential for LambdaBalanced {
 
 /// Any depth with per-layer constants `a_i − a_j = λ_i − λ_j` for `a_i = |w_i|^q`:
 /// `R''(x) = 1/h`, `h = Σ_i ∏_{j≠i} a_j`, where the `a_i` solve `∏_i a_i = |x|^q` (a scalar root).
+///
+/// Near 0, `R''(x) ~ |x|^{−e₀}` with `e₀ = q(m−1)/m`, m the number of layers at the smallest
+/// constant. For `e₀ < 1`, `R'(x) = ∫_0^x R''` (`R'(0) = 0`); otherwise `R'(0) = −∞` (e.g. L = 3,
+/// q = 2 with one layer above the others: `R'' ~ 1/(2√λ|x|)`) and the potential is normalised at 1:
+/// `R'(x) = ∫_1^x R''`, `R(x) = ∫_1^x (x − s) R''(s) ds` for x > 0 (odd / even extensions), which
+/// changes Bregman divergences and projections not at all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerConstants {
     /// The exponent q.
@@ -183,16 +195,36 @@ impl LayerConstants {
         Self { q, offsets: constants.iter().map(|c| c - min).collect() }
     }
 
-    /// The layer magnitudes `a_i = t + δ_i` with `∏ a_i = |x|^q`.
+    /// The layer magnitudes `a_i = t + δ_i` with `∏ a_i = |x|^q`, t found to 1e−15 relative: the
+    /// root in `τ = ln t` of `Σ ln(e^τ + δ_i) = q ln|x|`, bracketed by `t^m ∏_{δ_i>0}(t_hi + δ_i) ≥ |x|^q`
+    /// (m layers at δ = 0) and `t ≤ t_hi = |x|^{q/L}`.
     pub fn layer_powers(&self, x: f64) -> Vec<f64> {
-        let target = x.abs().powf(self.q);
-        let product = |t: f64| self.offsets.iter().map(|d| t + d).product::<f64>();
-        // ∏(t + δ_i) ≥ t^L, so the root lies in [0, |x|^{q/L}]
-        // (padded so that rounding in t^L cannot lose the sign change when all δ_i = 0)
-        let hi = target.powf(1.0 / self.offsets.len() as f64) * (1.0 + 1e-9) + f64::MIN_POSITIVE;
-        // a failed root (NaN data) propagates as NaN and ends the integration as non-finite
-        let t = brent(|t| product(t) - target, 0.0, hi, 1e-16 * hi.max(1e-300)).unwrap_or(f64::NAN);
-        self.offsets.iter().map(|d| t + d).collect()
+        if x == 0.0 {
+            return self.offsets.clone();
+        }
+        // in logarithms: |x|^q underflows long before the layer magnitudes do
+        let ln_target = self.q * x.abs().ln();
+        let m = self.offsets.iter().filter(|&&d| d == 0.0).count() as f64;
+        let hi = (ln_target / self.offsets.len() as f64).exp();
+        let rest: f64 = self.offsets.iter().filter(|&&d| d > 0.0).map(|d| (hi + d).ln()).sum();
+        let lo = (ln_target - rest) / m;
+        let excess = |tau: f64| self.offsets.iter().map(|d| (tau.exp() + d).ln()).sum::<f64>() - ln_target;
+        // a failed root (NaN data) propagates as NaN and ends the integration as non-finite; the
+        // bracket is padded so that rounding cannot lose the sign change when all δ_i = 0
+        let tau = brent(excess, lo - 1e-9, hi.ln() + 1e-9, 1e-15 * (1.0 + hi.ln().abs())).unwrap_or(f64::NAN);
+        self.offsets.iter().map(|d| tau.exp() + d).collect()
+    }
+}
+
+impl LayerConstants {
+    /// `e₀ = q(m−1)/m`: the exponent of `R''(x) ~ |x|^{−e₀}` at 0; `R'(0)` is finite iff `e₀ < 1`.
+    pub fn origin_exponent(&self) -> f64 {
+        let m = self.offsets.iter().filter(|&&d| d == 0.0).count() as f64;
+        self.q * (m - 1.0) / m
+    }
+
+    fn finite_at_origin(&self) -> bool {
+        self.origin_exponent() < 1.0
     }
 }
 
@@ -202,6 +234,40 @@ impl Potential for LayerConstants {
         let h: f64 =
             (0..a.len()).map(|i| a.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, v)| v).product::<f64>()).sum();
         1.0 / h
+    }
+
+    /// `∫_0^x R''`, or `∫_1^x R''` when that diverges at 0 (see the type's docs); odd.
+    fn grad(&self, x: f64) -> f64 {
+        if self.finite_at_origin() {
+            sign(x) * integrate_from_zero(|t| self.hess(t), x.abs())
+        } else {
+            sign(x) * integrate_from_one(|t| self.hess(t), x.abs())
+        }
+    }
+
+    /// For `R'(0) = −∞`: the positive root of `R'(x) = z`, found in `v = ln x` (where `R'(e^v)`
+    /// increases from −∞ to ∞ and vanishes at v = 0) by the one root finder.
+    fn grad_inverse(&self, z: f64) -> f64 {
+        if self.finite_at_origin() {
+            return numeric_grad_inverse(|t| self.grad(t), z);
+        }
+        let tol = 1e-14;
+        let v = if z >= 0.0 {
+            root_increasing(|v| self.grad(v.exp()) - z, 0.0, 1.0, tol)
+        } else {
+            root_increasing(|v| z - self.grad((-v).exp()), 0.0, 1.0, tol).map(|v| -v)
+        };
+        v.map_or(f64::NAN, f64::exp)
+    }
+
+    /// `∫_0^|x| (|x| − s) R''(s) ds`, or `∫_1^|x|` of the same when `R'(0) = −∞` (one quadrature).
+    fn value(&self, x: f64) -> f64 {
+        let b = x.abs();
+        if self.finite_at_origin() {
+            integrate_from_zero(|s| (b - s) * self.hess(s), b)
+        } else {
+            integrate_from_one(|s| (b - s) * self.hess(s), b)
+        }
     }
 
     fn describe(&self) -> String {
@@ -305,6 +371,31 @@ mod tests {
             let closed = Balanced::new(3, 1.0);
             // singular integrand |x|^(-2/3): the neglected panel [0, x 2^-60] is O(2^-20) relative
             assert!((quad.grad(x) - closed.grad(x)).abs() < 1e-5 * closed.grad(x));
+        }
+    }
+
+    #[test]
+    fn divergent_origin_is_normalised_at_one() {
+        // q = 2, three equal layers: R'(0) = −∞ (e₀ = 4/3); the quadrature from 1 equals the closed
+        // form shifted by its value at 1, and the positive inverse round-trips
+        let quad = LayerConstants::new(2.0, &[0.0, 0.0, 0.0]);
+        let closed = Balanced::new(3, 2.0);
+        assert_eq!(quad.origin_exponent(), 4.0 / 3.0);
+        for x in [1e-8, 0.01, 0.7, 5.0, 1e6] {
+            let shifted = closed.grad(x) - closed.grad(1.0);
+            // 20-point Gauss–Legendre on unit panels in ln s: ~1e-15 relative per panel
+            assert!((quad.grad(x) - shifted).abs() < 1e-12 * (1.0 + shifted.abs()), "{x}");
+            assert!((quad.grad_inverse(quad.grad(x)) - x).abs() < 1e-12 * x, "{x}");
+        }
+        // λ = 0.5 above two layers: R'' ~ 1/(2√λ x) at 0 (e₀ = 1), R' bounded above (e = 4/3 at ∞)
+        let deep = LayerConstants::new(2.0, &[0.5, 0.0, 0.0]);
+        assert_eq!(deep.origin_exponent(), 1.0);
+        assert!(deep.grad_inverse(deep.grad(1e12) + 0.1).is_nan());
+        // R(x) = ∫_1^x (x − s)R'' has R' = grad: central differences, h = 1e-5 x, error ~1e-10
+        for x in [1e-4, 0.3, 4.0] {
+            let h = 1e-5 * x;
+            let fd = (deep.value(x + h) - deep.value(x - h)) / (2.0 * h);
+            assert!((fd - deep.grad(x)).abs() < 1e-7 * (1.0 + deep.grad(x).abs()), "{x}: {fd} vs {}", deep.grad(x));
         }
     }
 
