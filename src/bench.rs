@@ -272,3 +272,45 @@ pub fn bregman_dual_vs_penalty() -> Line {
         time_ratio: t_pen / t_dual,
     }
 }
+
+/// Exponential-loss GF on separable data (two-sided L = 2, d = 5, n = 8, α = 0.1), whose margins grow
+/// like ln t: the plain flow in t against the same path in s = ln t, both from t = 1 to t = 1e14
+/// (near t = 1e15 the plain run's step size underflows); the log-time run then goes on to 1e300.
+pub fn log_time_vs_plain() -> Line {
+    let problem = Problem::separable(1, 8, 5, &[1.0, -1.0]);
+    let model = DeepDiagonal::two_sided(2, 5);
+    let w0 = model.init(&Initialization::balanced(0.1, 2), 2.0).expect("valid init");
+    let flow = SteepestFlow { problem: &problem, model: &model, q: 2.0, decay: WeightDecay::None };
+    let settings = Settings::default();
+    let w1 = flow.run(&w0, &[1.0], None, &settings).expect("run to t = 1").last().clone();
+    let plain_rhs = |w: &DVector<f64>| flow.velocity(w);
+    let counter = AtomicU64::new(0);
+    let counted = |_t: f64, w: &DVector<f64>, dw: &mut DVector<f64>| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        *dw = plain_rhs(w);
+    };
+    let (plain, t_plain) = timed(|| integrate(&counted, &w1, 1.0, &[1e14], None, &settings));
+    let (ours, t_ours) = timed(|| flow.run_log_time(&w1, &[1e14], &settings));
+    let (far, _) = timed(|| flow.run_log_time(&w1, &[1e300], &settings));
+    let far_plain = integrate(&counted, &w1, 1.0, &[1e300], None, &settings);
+    let describe = |r: &Result<crate::ode::Trajectory, crate::ode::IntegrationFailure>| match r {
+        Ok(t) => format!("{} RHS", t.stats.rhs_evals),
+        Err(e) => format!("failed: {e}"),
+    };
+    let rhs = |r: &Result<crate::ode::Trajectory, crate::ode::IntegrationFailure>| match r {
+        Ok(t) => t.stats.rhs_evals as f64,
+        Err(e) => e.stats.rhs_evals as f64,
+    };
+    Line {
+        name: "exponential-loss GF to t = 1e14: log time s = ln t vs plain t".into(),
+        baseline: format!(
+            "plain t: {}, {:.2} ms; on to t = 1e300: {}",
+            describe(&plain),
+            t_plain * 1e3,
+            describe(&far_plain)
+        ),
+        ours: format!("log time: {}, {:.2} ms; on to t = 1e300: {}", describe(&ours), t_ours * 1e3, describe(&far)),
+        count_ratio: rhs(&plain) / rhs(&ours),
+        time_ratio: t_plain / t_ours,
+    }
+}

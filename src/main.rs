@@ -350,6 +350,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 bench::switching_vs_naive(),
                 bench::stiff_tail(),
                 bench::bregman_dual_vs_penalty(),
+                bench::log_time_vs_plain(),
                 bench::jobs_scaling(&cards),
             ];
             if format == Format::Json {
