@@ -60,7 +60,7 @@ pub fn max_margin(g: &DMatrix<f64>, r: f64) -> InputResult<Reference> {
         // variables (x, t): x ∈ R^d, t ∈ R^d (r = 1, 1 < r < ∞) or t ∈ R (r = ∞); constraints
         // −Gx ≤ −1 first, then the norm bounds.
         let (nt, mut rows, mut b, mut cones) = (if r.is_infinite() { 1 } else { d }, vec![], vec![], vec![]);
-        let width = d + if r.is_infinite() { 1 } else { d };
+        let width = d + nt;
         for k in 0..n {
             let mut row = vec![0.0; width];
             (0..d).for_each(|j| row[j] = -g[(k, j)]);

@@ -87,6 +87,10 @@ impl Check for MarginCheck {
         if times.windows(2).any(|p| p[1] <= p[0]) {
             return Err(InputError::new("parameters.times", "must increase"));
         }
+        if q > 1.0 && times.iter().any(|&t| t <= 1.0) {
+            // the rate envelope of q > 1 flows is in ln t
+            return Err(InputError::new("parameters.times", "for q > 1 the sweep must lie above t = 1"));
+        }
         let r = point.real_or("exponent", margin_exponent(q, depth))?;
         let global = match point.text_or("prediction", "kkt")?.as_str() {
             "kkt" => false,
