@@ -274,8 +274,8 @@ pub fn bregman_dual_vs_penalty() -> Line {
 }
 
 /// Exponential-loss GF on separable data (two-sided L = 2, d = 5, n = 8, α = 0.1), whose margins grow
-/// like ln t: the plain flow in t against the same path in s = ln t, both from t = 1 to t = 1e14
-/// (near t = 1e15 the plain run's step size underflows); the log-time run then goes on to 1e300.
+/// like ln t: the plain flow in t against the same path in s = ln t, both from t = 1 to t = 1e14 and
+/// to t = 1e300 (the margin card's horizon); the ratios are those at 1e300.
 pub fn log_time_vs_plain() -> Line {
     let problem = Problem::separable(1, 8, 5, &[1.0, -1.0]);
     let model = DeepDiagonal::two_sided(2, 5);
@@ -289,10 +289,10 @@ pub fn log_time_vs_plain() -> Line {
         counter.fetch_add(1, Ordering::Relaxed);
         *dw = plain_rhs(w);
     };
-    let (plain, t_plain) = timed(|| integrate(&counted, &w1, 1.0, &[1e14], None, &settings));
-    let (ours, t_ours) = timed(|| flow.run_log_time(&w1, &[1e14], &settings));
-    let (far, _) = timed(|| flow.run_log_time(&w1, &[1e300], &settings));
-    let far_plain = integrate(&counted, &w1, 1.0, &[1e300], None, &settings);
+    let plain = integrate(&counted, &w1, 1.0, &[1e14], None, &settings);
+    let ours = flow.run_log_time(&w1, &[1e14], &settings);
+    let (far, t_far) = timed(|| flow.run_log_time(&w1, &[1e300], &settings));
+    let (far_plain, t_far_plain) = timed(|| integrate(&counted, &w1, 1.0, &[1e300], None, &settings));
     let describe = |r: &Result<crate::ode::Trajectory, crate::ode::IntegrationFailure>| match r {
         Ok(t) => format!("{} RHS", t.stats.rhs_evals),
         Err(e) => format!("failed: {e}"),
@@ -302,15 +302,15 @@ pub fn log_time_vs_plain() -> Line {
         Err(e) => e.stats.rhs_evals as f64,
     };
     Line {
-        name: "exponential-loss GF to t = 1e14: log time s = ln t vs plain t".into(),
+        name: "exponential-loss GF to t = 1e300: log time s = ln t vs plain t".into(),
         baseline: format!(
-            "plain t: {}, {:.2} ms; on to t = 1e300: {}",
+            "plain t: to 1e14 {}; to 1e300 {}, {:.2} ms",
             describe(&plain),
-            t_plain * 1e3,
-            describe(&far_plain)
+            describe(&far_plain),
+            t_far_plain * 1e3
         ),
-        ours: format!("log time: {}, {:.2} ms; on to t = 1e300: {}", describe(&ours), t_ours * 1e3, describe(&far)),
-        count_ratio: rhs(&plain) / rhs(&ours),
-        time_ratio: t_plain / t_ours,
+        ours: format!("log time: to 1e14 {}; to 1e300 {}, {:.2} ms", describe(&ours), describe(&far), t_far * 1e3),
+        count_ratio: rhs(&far_plain) / rhs(&far),
+        time_ratio: t_far_plain / t_far,
     }
 }
