@@ -162,3 +162,29 @@ fn check_all_passes_and_reports_json() {
     assert_eq!(v[0]["verdict"], "PASS");
     assert!(v[0]["evidence"].as_array().unwrap().iter().all(|e| e.get("route").is_some()));
 }
+
+#[test]
+fn margin_command_reaches_hand_computed_max_margins() {
+    // a_1 = (1, 0.2), a_2 = (0.5, 1), labels +1. ℓ∞: x = (1, 1) maximises both margins on the box,
+    // γ* = 1.2. ℓ1: on the edge x = (t, 1 − t) the margins 0.2 + 0.8t and 1 − 0.5t meet at
+    // t = 8/13, γ* = 9/13 (the vertices give 0.5 and 0.2).
+    let data = write_data("margin", r#"{"a": [[1, 0.2], [0.5, 1]], "y": [1, 1], "loss": "exponential"}"#);
+    let d = data.to_str().unwrap();
+    for (depth, q, optimum, tolerance) in [
+        // SignGF: direction error O(α/t) = 4e-5 at t = 2560
+        ("3", "1", 1.2, 1e-3),
+        // GF: O(1/ln t) approach, the margin card's tolerance at t = 1e300
+        ("2", "2", 9.0 / 13.0, 5e-3),
+    ] {
+        let out = mirrorflow(&["margin", "--data", d, "--depth", depth, "--q", q, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let global = v["global_margin"].as_f64().unwrap();
+        assert!((global - optimum).abs() < 1e-9, "L = {depth}: clarabel {global} vs {optimum}");
+        let last = v["margins"].as_array().unwrap().last().unwrap().as_f64().unwrap();
+        assert!((optimum - last) / optimum < tolerance && last <= optimum + 1e-9, "L = {depth}: {last}");
+    }
+    assert_bad_input(&mirrorflow(&["margin", "--data", d, "--depth", "2", "--times", "0.5,10"]), "--times");
+    let regression = write_data("margin-regression", r#"{"a": [[1, 2], [3, 4]], "y": [1, 2]}"#);
+    assert_bad_input(&mirrorflow(&["margin", "--data", regression.to_str().unwrap(), "--depth", "2"]), "loss");
+}

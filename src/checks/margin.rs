@@ -18,12 +18,13 @@
 //! Filippov flow) but never underflows at large margins.
 
 use super::{Check, Tolerances};
+use crate::bias::Reference;
 use crate::claims::{constraint, CheckSpec, Kind, ParamSpec, Point};
 use crate::error::{check_depth, check_q, InputError, InputResult};
 use crate::flow::{Flow, SteepestFlow, WeightDecay};
 use crate::geometry::dual_exponent;
 use crate::margin::{margin_exponent, max_margin, max_margin_on, norm, normalised_margin};
-use crate::ode::{IntegrationFailure, Settings, Trajectory};
+use crate::ode::{IntegrationFailure, Settings, Stats, Trajectory};
 use crate::problem::{Loss, Problem};
 use crate::reparam::{DeepDiagonal, Initialization};
 use crate::verdict::{display_number, worst, Evidence, Metric};
@@ -63,10 +64,91 @@ fn trajectory(
     let tail = flow.run_log_time(head.last(), &late, settings)?;
     head.t.pop();
     head.y.pop();
-    head.t.extend(tail.t.iter().skip(1).map(|s| s.exp()));
+    // the wrapper stops exactly at the requested times: keep them rather than exp(ln t)
+    head.t.extend(late.iter().take(tail.t.len() - 1));
     head.y.extend(tail.y.into_iter().skip(1));
     head.stats += tail.stats;
     Ok(head)
+}
+
+/// The margins of a flow along a sweep of times.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    /// The sample times t > 0.
+    pub times: Vec<f64>,
+    /// x(t).
+    pub x: Vec<DVector<f64>>,
+    /// Normalised margins `min_k y_k a_kᵀx / ‖x‖_r`.
+    pub margins: Vec<f64>,
+    /// Smoothed margins `−ln F(w)/‖w‖_p^L` in the flow's parameter norm, `p = q/(q−1)`.
+    pub smoothed: Vec<f64>,
+    /// Solver statistics.
+    pub stats: Stats,
+}
+
+/// Runs the ℓ_q steepest flow of the two-sided balanced depth-L model (scale α) on
+/// exponential-loss data through increasing `times` (q > 1: all above t = 1) and measures the
+/// ℓ_r margins. The outer error is bad input, the inner one an integration failure.
+pub fn sweep(
+    problem: &Problem,
+    depth: usize,
+    q: f64,
+    alpha: f64,
+    times: &[f64],
+    r: f64,
+) -> InputResult<Result<Sweep, IntegrationFailure>> {
+    if problem.loss != Loss::Exponential {
+        return Err(InputError::new("loss", "margins are measured for the exponential loss"));
+    }
+    if times.is_empty() || times.windows(2).any(|p| p[1] <= p[0]) || times.iter().any(|t| t.is_nan() || *t <= 0.0) {
+        return Err(InputError::new("times", "must be positive and increasing"));
+    }
+    if q > 1.0 && times[0] <= 1.0 {
+        // log time from t = 1, and the rate envelope of q > 1 flows is in ln t
+        return Err(InputError::new("times", "for q > 1 the sweep must lie above t = 1"));
+    }
+    let log_loss = Problem { loss: Loss::LogExponential, ..problem.clone() };
+    // sign flows: ln F has the signs of ∇F and never underflows
+    let driven = if q == 1.0 { &log_loss } else { problem };
+    let model = DeepDiagonal::two_sided(depth, problem.dim());
+    let w0 = model.init(&Initialization::balanced(alpha, depth), q)?;
+    let flow = SteepestFlow { problem: driven, model: &model, q, decay: WeightDecay::None };
+    let traj = match trajectory(&flow, &w0, times, &Settings::default()) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
+    let g = signed_data(problem);
+    let p = dual_exponent(q);
+    let mut out = Sweep { times: vec![], x: vec![], margins: vec![], smoothed: vec![], stats: traj.stats };
+    for (t, w) in traj.t.iter().zip(&traj.y).filter(|(t, _)| **t > 0.0) {
+        let x = flow.predictor(w);
+        out.times.push(*t);
+        out.margins.push(normalised_margin(&g, &x, r));
+        out.smoothed.push(-log_loss.loss(&x) / norm(w, p).powi(depth as i32));
+        out.x.push(x);
+    }
+    Ok(Ok(out))
+}
+
+/// `G = diag(y) A`.
+pub fn signed_data(problem: &Problem) -> DMatrix<f64> {
+    DMatrix::from_fn(problem.samples(), problem.dim(), |k, j| problem.y[k] * problem.a[(k, j)])
+}
+
+/// The predicted max-margin point for a flow ending at `x`: the global optimum, or (a w-space
+/// KKT point) the optimum on the coordinates alive at x, `|x_i| ≥ floor·‖x‖∞`; with those
+/// coordinates.
+pub fn prediction(
+    g: &DMatrix<f64>,
+    r: f64,
+    x: &DVector<f64>,
+    floor: f64,
+    global: bool,
+) -> InputResult<(Reference, Vec<usize>)> {
+    let top = norm(x, f64::INFINITY);
+    let alive: Vec<usize> = (0..x.len()).filter(|&i| x[i].abs() >= floor * top).collect();
+    let reference = if global { max_margin(g, r)? } else { max_margin_on(g, r, &alive)? };
+    Ok((reference, alive))
 }
 
 impl Check for MarginCheck {
@@ -79,18 +161,8 @@ impl Check for MarginCheck {
         let q = check_q("parameters.q", point.real_or("q", 2.0)?)?;
         let d = point.int_or("dim", 5)? as usize;
         let n = point.int_or("samples", 8)? as usize;
-        let mut problem = Problem::separable(point.int_or("seed", 1)? as u64, n, d, &[1.0, -1.0]);
-        if q == 1.0 {
-            problem.loss = Loss::LogExponential;
-        }
+        let problem = Problem::separable(point.int_or("seed", 1)? as u64, n, d, &[1.0, -1.0]);
         let times = point.reals("times")?;
-        if times.windows(2).any(|p| p[1] <= p[0]) {
-            return Err(InputError::new("parameters.times", "must increase"));
-        }
-        if q > 1.0 && times.iter().any(|&t| t <= 1.0) {
-            // the rate envelope of q > 1 flows is in ln t
-            return Err(InputError::new("parameters.times", "for q > 1 the sweep must lie above t = 1"));
-        }
         let r = point.real_or("exponent", margin_exponent(q, depth))?;
         let global = match point.text_or("prediction", "kkt")?.as_str() {
             "kkt" => false,
@@ -100,46 +172,33 @@ impl Check for MarginCheck {
             }
         };
         let floor = point.real_or("support", 1e-2)?;
-        let settings = Settings::default();
-        let g = DMatrix::from_fn(n, d, |k, j| problem.y[k] * problem.a[(k, j)]);
-
-        let model = DeepDiagonal::two_sided(depth, d);
-        let w0 = model.init(&Initialization::balanced(point.real_or("alpha", 0.1)?, depth), q)?;
-        let flow = SteepestFlow { problem: &problem, model: &model, q, decay: WeightDecay::None };
+        let alpha = point.real_or("alpha", 0.1)?;
         let route =
             format!("two-sided L = {depth}, q = {q} flow (ode, ln t time) vs max ℓ_{} margin", display_number(r));
-        let traj = match trajectory(&flow, &w0, &times, &settings) {
-            Ok(t) => t,
+        let sweep = match sweep(&problem, depth, q, alpha, &times, r)
+            .map_err(|e| InputError::new(format!("parameters.{}", e.location), e.message))?
+        {
+            Ok(s) => s,
             Err(e) => return Ok(vec![Evidence::inconclusive(case, "margin", &route, e.to_string())]),
         };
-        let states: Vec<&DVector<f64>> =
-            traj.y.iter().zip(&traj.t).filter(|(_, t)| **t > 0.0).map(|(w, _)| w).collect();
-        let xs: Vec<DVector<f64>> = states.iter().map(|w| flow.predictor(w)).collect();
-        let Some(last) = xs.last() else {
-            return Err(InputError::new("parameters.times", "no positive flow time"));
-        };
-        let top = norm(last, f64::INFINITY);
-        let alive: Vec<usize> = (0..d).filter(|&i| last[i].abs() >= floor * top).collect();
-        let (reference, what) = if global {
-            (max_margin(&g, r)?, "global optimum".to_string())
+        let g = signed_data(&problem);
+        let last = sweep.x.last().expect("at least one time");
+        let (reference, alive) = prediction(&g, r, last, floor, global)?;
+        let what = if global {
+            "global optimum".to_string()
         } else {
-            (max_margin_on(&g, r, &alive)?, format!("KKT point on {} alive coordinates", alive.len()))
+            format!("KKT point on {} alive coordinates", alive.len())
         };
         let optimum = 1.0 / reference.objective;
-        let margins: Vec<f64> = xs.iter().map(|x| normalised_margin(&g, x, r)).collect();
-        // smoothed margin −ln F(w)/‖w‖_p^L in the flow's own parameter norm, p = q/(q−1)
-        let log_loss = Problem { loss: Loss::LogExponential, ..problem.clone() };
         let p = dual_exponent(q);
-        let smoothed: Vec<f64> =
-            states.iter().zip(&xs).map(|(w, x)| -log_loss.loss(x) / norm(w, p).powi(depth as i32)).collect();
         // the rate envelope: the relative gap at t may be margin·τ(t_max)/τ(t), τ = ln t for q > 1
         // (the O(1/ln t) approach of exponential-loss flows) and τ = t for sign flows (‖w‖ = t + O(1))
         let tau = |t: f64| if q > 1.0 { t.ln() } else { t };
-        let sample_times: Vec<f64> = traj.t.iter().copied().filter(|t| *t > 0.0).collect();
-        let t_max = *sample_times.last().unwrap_or(&f64::NAN);
-        let mut rows: Vec<Evidence> = sample_times
+        let t_max = *sweep.times.last().unwrap_or(&f64::NAN);
+        let mut rows: Vec<Evidence> = sweep
+            .times
             .iter()
-            .zip(&margins)
+            .zip(&sweep.margins)
             .map(|(&t, &m)| {
                 let quantity = format!("ℓ_{} margin at t = {} vs {what}", display_number(r), time_label(t));
                 let tolerance = tol.get("margin") * tau(t_max) / tau(t);
@@ -147,19 +206,19 @@ impl Check for MarginCheck {
             })
             .collect();
         if let Some(last) = rows.last_mut() {
-            last.stats = Some(traj.stats);
+            last.stats = Some(sweep.stats);
         }
         rows.push(decrease_row(
             case,
             &format!("largest decrease of the ℓ_{} margin (relative)", display_number(r)),
-            &margins,
+            &sweep.margins,
             tol.get("shrink"),
             &route,
         ));
         rows.push(decrease_row(
             case,
             &format!("largest decrease of −ln F/‖w‖_{}^L (relative)", display_number(p)),
-            &smoothed,
+            &sweep.smoothed,
             tol.get("shrink"),
             &route,
         ));
