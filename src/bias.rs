@@ -35,6 +35,11 @@ pub trait MirrorMap: Sync {
     fn dual_of(&self, x: f64) -> f64;
     /// A short description.
     fn describe(&self) -> String;
+    /// Whether `x(θ) > 0` for every θ (`R'(0) = −∞`): the projection then needs an `x ≥ 0` with
+    /// `Ax = y`.
+    fn positive_only(&self) -> bool {
+        false
+    }
 }
 
 /// The mirror map of a [`Potential`]: `x = (R')^{-1}(θ)`, `dx/dθ = 1/R''(x)`,
@@ -61,6 +66,10 @@ impl MirrorMap for PotentialMap<'_> {
 
     fn describe(&self) -> String {
         self.0.describe()
+    }
+
+    fn positive_only(&self) -> bool {
+        self.0.positive_only()
     }
 }
 
@@ -393,6 +402,22 @@ pub fn generalized_projection(
     settings: &SolveSettings,
 ) -> Projection {
     let dual = Dual { map, a, b, y, theta0, costs: Cell::new(0), grads: Cell::new(0), hessians: Cell::new(0) };
+    if map.positive_only() && !nonnegative_solution_exists(a, y) {
+        // no point of the map's domain interpolates: say so at once instead of letting the
+        // fallback search an empty domain (minutes for quadrature potentials)
+        let stats =
+            SolverStats { method: "none: no x ≥ 0 solves Ax = y (clarabel LP)".into(), ..SolverStats::default() };
+        let nan = DVector::from_element(a.ncols(), f64::NAN);
+        return Projection {
+            x: nan,
+            nu: DVector::zeros(a.nrows()),
+            residual: f64::INFINITY,
+            objective: f64::NAN,
+            gap: f64::NAN,
+            converged: false,
+            stats,
+        };
+    }
     let target = settings.tol * (1.0 + y.norm());
     let (mut nu, mut iterations) = newton(&dual, DVector::zeros(a.nrows()), target, settings.max_iters);
     let mut method = "newton".to_string();
@@ -507,6 +532,17 @@ pub(crate) fn solve_conic(
     })
 }
 
+/// Whether some `x ≥ 0` solves `Ax = y` (the feasibility LP `min 0 s.t. Ax = y, x ≥ 0`, clarabel).
+pub fn nonnegative_solution_exists(a: &DMatrix<f64>, y: &DVector<f64>) -> bool {
+    use clarabel::solver::SupportedConeT::{NonnegativeConeT, ZeroConeT};
+    let (n, d) = a.shape();
+    let mut c = DMatrix::zeros(n + d, d);
+    c.view_mut((0, 0), (n, d)).copy_from(a);
+    c.view_mut((n, 0), (d, d)).copy_from(&-DMatrix::<f64>::identity(d, d));
+    let b: Vec<f64> = y.iter().copied().chain(std::iter::repeat_n(0.0, d)).collect();
+    solve_conic(&DMatrix::zeros(d, d), &vec![0.0; d], &c, &b, &[ZeroConeT(n), NonnegativeConeT(d)], n).is_ok()
+}
+
 /// `min ‖x‖₁ s.t. Ax = y` as an LP over `(x, t)`: `min Σt`, `Ax = y`, `−t ≤ x ≤ t`. The returned
 /// `nu` is an ℓ1 dual certificate: `‖Aᵀν‖∞ ≤ 1`, `|Aᵀν| = 1` on the support.
 pub fn min_l1(a: &DMatrix<f64>, y: &DVector<f64>) -> InputResult<Reference> {
@@ -542,6 +578,19 @@ mod tests {
     use super::*;
     use crate::potential::{Balanced, LambdaBalanced};
     use crate::problem::Problem;
+
+    #[test]
+    fn positive_only_maps_refuse_data_outside_the_orthant_at_once() {
+        // (Ax)_1 = x_1 + x_2 + x_3/2 ≥ 0 for x ≥ 0, so y_1 = −1 is out of reach
+        let a = DMatrix::from_row_slice(2, 3, &[1.0, 1.0, 0.5, 1.0, 2.0, 0.3]);
+        let y = DVector::from_vec(vec![-1.0, 1.0]);
+        assert!(!nonnegative_solution_exists(&a, &y));
+        assert!(nonnegative_solution_exists(&a, &DVector::from_vec(vec![1.0, 1.0])));
+        let side = Balanced::new(3, 2.0); // e = 4/3: R'(0) = −∞
+        assert!(side.positive_only() && !LambdaBalanced { q: 2.0, lambda: 0.5 }.positive_only());
+        let p = project(&side, &a, &y, &DVector::from_element(3, 0.01));
+        assert!(!p.converged && p.stats.method.starts_with("none") && p.stats.cost_evals == 0);
+    }
 
     #[test]
     fn two_sided_maps_agree_with_the_oracles_up_to_the_scale_of_z() {

@@ -52,6 +52,12 @@ pub trait Potential: Send + Sync + Debug {
     /// A short description, e.g. `balanced(L=3, q=1)`.
     fn describe(&self) -> String;
 
+    /// Whether `R'(0) = −∞`, so that `(R')^{-1}` covers only x > 0 (a one-sided model whose
+    /// product cannot change sign).
+    fn positive_only(&self) -> bool {
+        false
+    }
+
     /// Whether `grad` and `grad_inverse` are closed forms (the mirror flow then runs in the dual
     /// variable `z = R'(x)`, which passes smoothly through `x = 0` where `R''` is singular).
     fn closed_form_inverse(&self) -> bool {
@@ -91,6 +97,11 @@ impl Potential for Balanced {
     fn grad_dual(&self, x: Dual64) -> Option<Dual64> {
         let (l, e) = (self.depth as f64, self.exponent);
         Some(if e == 1.0 { x.ln() / l } else { x.powf(1.0 - e) / (l * (1.0 - e)) })
+    }
+
+    /// `R'(0) = −∞` iff e ≥ 1.
+    fn positive_only(&self) -> bool {
+        self.exponent >= 1.0
     }
 
     /// For e < 1 `x = sign(z)(L(1−e)|z|)^{1/(1−e)}`; for e ≥ 1 the positive branch (z < 0 for e > 1).
@@ -243,6 +254,10 @@ impl Potential for LayerConstants {
         } else {
             sign(x) * integrate_from_one(|t| self.hess(t), x.abs())
         }
+    }
+
+    fn positive_only(&self) -> bool {
+        !self.finite_at_origin()
     }
 
     /// For `R'(0) = −∞`: the positive root of `R'(x) = z`, found in `v = ln x` (where `R'(e^v)`
