@@ -183,6 +183,11 @@ impl Check for MarginCheck {
         };
         let g = signed_data(&problem);
         let last = sweep.x.last().expect("at least one time");
+        let top = norm(last, f64::INFINITY);
+        if !(top.is_finite() && top > 0.0) {
+            // a numerical failure, not bad input: no direction to compare
+            return Ok(vec![Evidence::inconclusive(case, "margin", &route, format!("‖x(t_max)‖∞ = {top}"))]);
+        }
         let (reference, alive) = prediction(&g, r, last, floor, global)?;
         let what = if global {
             "global optimum".to_string()
