@@ -261,7 +261,8 @@ impl Potential for LayerConstants {
     }
 
     /// For `R'(0) = −∞`: the positive root of `R'(x) = z`, found in `v = ln x` (where `R'(e^v)`
-    /// increases from −∞ to ∞ and vanishes at v = 0) by the one root finder.
+    /// increases from −∞, vanishes at v = 0 and may stay below a finite bound, beyond which there is
+    /// no root: NaN) by the one root finder.
     fn grad_inverse(&self, z: f64) -> f64 {
         if self.finite_at_origin() {
             return numeric_grad_inverse(|t| self.grad(t), z);
