@@ -34,6 +34,14 @@ impl System<f64, DVector<f64>> for Plain<'_> {
     }
 }
 
+/// The right-hand-side evaluations of a run, finished or failed.
+fn rhs_count(r: &Result<crate::ode::Trajectory, crate::ode::IntegrationFailure>) -> f64 {
+    match r {
+        Ok(tr) => tr.stats.rhs_evals as f64,
+        Err(e) => e.stats.rhs_evals as f64,
+    }
+}
+
 fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
     let start = Instant::now();
     let v = f();
@@ -135,15 +143,11 @@ pub fn stiff_tail() -> Line {
         ),
         Err(e) => format!("FAILED: {e}"),
     };
-    let evals = |r: &Result<crate::ode::Trajectory, crate::ode::IntegrationFailure>| match r {
-        Ok(tr) => tr.stats.rhs_evals as f64,
-        Err(e) => e.stats.rhs_evals as f64,
-    };
     Line {
         name: "stiff GF tail: Dop853 alone vs Dop853 + Rosenbrock23 fallback".into(),
         baseline: format!("Dop853: {}", describe(&a, t_a)),
         ours: format!("with fallback: {}", describe(&b, t_b)),
-        count_ratio: evals(&a) / evals(&b),
+        count_ratio: rhs_count(&a) / rhs_count(&b),
         time_ratio: t_a / t_b,
     }
 }
@@ -297,10 +301,6 @@ pub fn log_time_vs_plain() -> Line {
         Ok(t) => format!("{} RHS", t.stats.rhs_evals),
         Err(e) => format!("failed: {e}"),
     };
-    let rhs = |r: &Result<crate::ode::Trajectory, crate::ode::IntegrationFailure>| match r {
-        Ok(t) => t.stats.rhs_evals as f64,
-        Err(e) => e.stats.rhs_evals as f64,
-    };
     Line {
         name: "exponential-loss GF to t = 1e300: log time s = ln t vs plain t".into(),
         baseline: format!(
@@ -310,7 +310,7 @@ pub fn log_time_vs_plain() -> Line {
             t_far_plain * 1e3
         ),
         ours: format!("log time: to 1e14 {}; to 1e300 {}, {:.2} ms", describe(&ours), describe(&far), t_far * 1e3),
-        count_ratio: rhs(&far_plain) / rhs(&far),
+        count_ratio: rhs_count(&far_plain) / rhs_count(&far),
         time_ratio: t_far_plain / t_far,
     }
 }

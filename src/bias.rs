@@ -498,17 +498,17 @@ fn csc(m: &DMatrix<f64>) -> clarabel::algebra::CscMatrix<f64> {
     clarabel::algebra::CscMatrix::from(&rows)
 }
 
-/// Solves `min ½vᵀPv + qᵀv s.t. b − Av ∈ cones` with clarabel (gap and feasibility tolerance 1e−12);
-/// `nu` holds the duals of the first `n_eq` rows. Not solved → an input error naming clarabel.
-pub(crate) fn solve_conic(
+/// Runs clarabel on `min ½vᵀPv + qᵀv s.t. b − Av ∈ cones` (gap and feasibility tolerance 1e−12):
+/// the solver status and its last iterate, `nu` the duals of the first `n_eq` rows.
+fn run_conic(
     p: &DMatrix<f64>,
     q: &[f64],
     a: &DMatrix<f64>,
     b: &[f64],
     cones: &[clarabel::solver::SupportedConeT<f64>],
     n_eq: usize,
-) -> InputResult<Reference> {
-    use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus};
+) -> InputResult<(clarabel::solver::SolverStatus, Reference)> {
+    use clarabel::solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver};
     let settings = DefaultSettingsBuilder::default()
         .verbose(false)
         .max_iter(200)
@@ -521,26 +521,48 @@ pub(crate) fn solve_conic(
         .map_err(|e| InputError::new("clarabel", format!("{e:?}")))?;
     solver.solve();
     let s = &solver.solution;
-    if s.status != SolverStatus::Solved && s.status != SolverStatus::AlmostSolved {
-        return Err(InputError::new("clarabel", format!("reference problem not solved: {:?}", s.status)));
-    }
-    Ok(Reference {
+    let reference = Reference {
         x: DVector::from_vec(s.x.clone()),
         nu: DVector::from_vec(s.z[..n_eq].to_vec()),
         objective: s.obj_val,
         iterations: s.iterations,
-    })
+    };
+    Ok((s.status, reference))
 }
 
-/// Whether some `x ≥ 0` solves `Ax = y` (the feasibility LP `min 0 s.t. Ax = y, x ≥ 0`, clarabel).
+/// [`run_conic`] that must solve: any other status is an input error naming clarabel.
+pub(crate) fn solve_conic(
+    p: &DMatrix<f64>,
+    q: &[f64],
+    a: &DMatrix<f64>,
+    b: &[f64],
+    cones: &[clarabel::solver::SupportedConeT<f64>],
+    n_eq: usize,
+) -> InputResult<Reference> {
+    use clarabel::solver::SolverStatus;
+    let (status, reference) = run_conic(p, q, a, b, cones, n_eq)?;
+    if status != SolverStatus::Solved && status != SolverStatus::AlmostSolved {
+        return Err(InputError::new("clarabel", format!("reference problem not solved: {status:?}")));
+    }
+    Ok(reference)
+}
+
+/// Whether some `x ≥ 0` solves `Ax = y` (the feasibility LP `min 0 s.t. Ax = y, x ≥ 0`, clarabel):
+/// false only on a certificate of infeasibility; a solver failure leaves the question to the dual
+/// solve, whose own failure is reported.
 pub fn nonnegative_solution_exists(a: &DMatrix<f64>, y: &DVector<f64>) -> bool {
+    use clarabel::solver::SolverStatus::{AlmostPrimalInfeasible, PrimalInfeasible};
     use clarabel::solver::SupportedConeT::{NonnegativeConeT, ZeroConeT};
     let (n, d) = a.shape();
     let mut c = DMatrix::zeros(n + d, d);
     c.view_mut((0, 0), (n, d)).copy_from(a);
     c.view_mut((n, 0), (d, d)).copy_from(&-DMatrix::<f64>::identity(d, d));
     let b: Vec<f64> = y.iter().copied().chain(std::iter::repeat_n(0.0, d)).collect();
-    solve_conic(&DMatrix::zeros(d, d), &vec![0.0; d], &c, &b, &[ZeroConeT(n), NonnegativeConeT(d)], n).is_ok()
+    let cones = [ZeroConeT(n), NonnegativeConeT(d)];
+    !matches!(
+        run_conic(&DMatrix::zeros(d, d), &vec![0.0; d], &c, &b, &cones, n),
+        Ok((PrimalInfeasible | AlmostPrimalInfeasible, _))
+    )
 }
 
 /// `min ‖x‖₁ s.t. Ax = y` as an LP over `(x, t)`: `min Σt`, `Ax = y`, `−t ≤ x ≤ t`. The returned
