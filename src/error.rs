@@ -40,12 +40,18 @@ pub fn check_q(field: &str, q: f64) -> InputResult<f64> {
     }
 }
 
-/// Validates a depth: `L ≥ 1`.
+/// The largest depth accepted (a budget: deeper products under- or overflow f64 for any scale
+/// that is not within a factor 2^(1022/L) of 1).
+pub const MAX_DEPTH: i64 = 256;
+
+/// Validates a depth: `1 ≤ L ≤ MAX_DEPTH`.
 pub fn check_depth(field: &str, depth: i64) -> InputResult<usize> {
-    if depth >= 1 {
+    if (1..=MAX_DEPTH).contains(&depth) {
         Ok(depth as usize)
-    } else {
+    } else if depth < 1 {
         Err(InputError::new(field, format!("depth must be at least 1, got {depth}")))
+    } else {
+        Err(InputError::new(field, format!("depth {depth} exceeds the budget of {MAX_DEPTH} layers")))
     }
 }
 

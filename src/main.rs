@@ -338,8 +338,9 @@ fn run(cli: Cli) -> InputResult<bool> {
             let mut outcomes = Vec::new();
             for card in &mut cards {
                 if !sets.is_empty() {
-                    let spec = checks::spec_of(&card.check).expect("validated");
-                    card.apply_sets(&sets, &spec)?;
+                    let spec = checks::spec_of(&card.check);
+                    card.apply_sets(&sets, spec.as_ref())?;
+                    checks::validate_card(card)?;
                 }
                 let o = checks::run_card(card)?;
                 if format == Format::Text {

@@ -44,6 +44,26 @@ struct ProblemFile {
     loss: Loss,
 }
 
+/// The largest data matrix a run may build (samples × dimension entries; a budget).
+pub const MAX_ENTRIES: usize = 10_000_000;
+
+/// Validates the shape of a generated problem: `n, d ≥ 1` and `n·d ≤ MAX_ENTRIES`.
+pub fn check_size(samples: usize, dim: usize) -> InputResult<()> {
+    if samples == 0 {
+        return Err(InputError::new("samples", "must be at least 1"));
+    }
+    if dim == 0 {
+        return Err(InputError::new("dim", "must be at least 1"));
+    }
+    if samples.checked_mul(dim).is_none_or(|n| n > MAX_ENTRIES) {
+        return Err(InputError::new(
+            "samples",
+            format!("{samples} × {dim} entries exceed the budget of {MAX_ENTRIES} per problem"),
+        ));
+    }
+    Ok(())
+}
+
 impl Problem {
     /// A validated problem: `a` non-empty, `y.len() = a.nrows()`, every entry finite,
     /// labels ±1 for classification losses.

@@ -92,6 +92,10 @@ pub struct Evidence {
     /// Solver statistics behind the measurement, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<Stats>,
+    /// A figure that is only reported (no independent prediction or no finite tolerance): shown
+    /// apart, never deciding a verdict.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub observation: bool,
 }
 
 /// How the error of a comparison is measured.
@@ -132,6 +136,10 @@ impl Evidence {
         tolerance: f64,
         route: &str,
     ) -> Self {
+        // a row whose tolerance is infinite (or NaN) cannot fail: it is an observation
+        if !tolerance.is_finite() {
+            return Self::observe(case, quantity, measured, route);
+        }
         let verdict = if !(predicted.is_finite() && measured.is_finite() && error.is_finite()) {
             Verdict::Inconclusive(format!("{quantity}: non-finite value"))
         } else if error <= tolerance {
@@ -149,6 +157,23 @@ impl Evidence {
             route: route.into(),
             verdict,
             stats: None,
+            observation: false,
+        }
+    }
+
+    /// A figure that is reported, not compared: it never decides a verdict.
+    pub fn observe(case: &str, quantity: &str, measured: f64, route: &str) -> Self {
+        Self {
+            case: case.into(),
+            quantity: quantity.into(),
+            predicted: f64::NAN,
+            measured,
+            error: f64::NAN,
+            tolerance: f64::NAN,
+            route: route.into(),
+            verdict: Verdict::Pass,
+            stats: None,
+            observation: true,
         }
     }
 
@@ -165,6 +190,7 @@ impl Evidence {
             route: route.into(),
             verdict: Verdict::Inconclusive(format!("{quantity}: {reason}")),
             stats: None,
+            observation: false,
         }
     }
 

@@ -1,4 +1,4 @@
-//! The `saddle-escape` family (escape-time, never-saddle, learning-rate, sign-flip, plateaus): every
+//! The `escape` family (escape-time, escape-integral, never-saddle, learning-rate, sign-flip, plateaus): every
 //! card passes, every negative control fails, evidence snapshotted; and the `escape` command.
 mod common;
 
@@ -6,7 +6,7 @@ use common::{assert_bad_input, mirrorflow};
 
 #[test]
 fn escape_cards_pass_and_controls_fail() {
-    let views = common::run_family("saddle-escape");
+    let views = common::run_family("escape");
     common::snapshot("escape", &serde_json::Value::Array(views));
 }
 
@@ -75,9 +75,9 @@ fn escape_rejects_bad_input_and_reports_unresolvable_times_as_inconclusive() {
 fn unresolvable_escape_times_make_a_card_inconclusive_not_pass() {
     // GF with L = 8: T ≈ α^{−6}/6; at α = 1e-4 (T ≈ 1.7e23) the final O(1) rise is below the spacing
     // of f64 times and the integrator stops: the card must say INCONCLUSIVE with the reason
-    let mut card = common::cards_of("saddle-escape").into_iter().find(|c| c.id == "escape-time").unwrap();
-    let spec = mirrorflow::checks::spec_of(&card.check).unwrap();
-    card.apply_sets(&["depth=8".into(), "q=2.0".into(), "alpha=[1e-2, 1e-4]".into()], &spec).unwrap();
+    let mut card = common::cards_of("escape").into_iter().find(|c| c.id == "escape-time").unwrap();
+    card.apply_sets(&["depth=8".into(), "q=2.0".into(), "alpha=[1e-2, 1e-4]".into()], None).unwrap();
+    mirrorflow::checks::validate_card(&card).unwrap();
     let o = mirrorflow::checks::run_card(&card).unwrap();
     match &o.verdict {
         mirrorflow::verdict::Verdict::Inconclusive(reason) => assert!(reason.contains("underflow"), "{reason}"),

@@ -1,6 +1,11 @@
-//! Theorem modules: each check kind turns a card's grid point into [`Evidence`]; this module binds
-//! kinds to cards, runs grids (in parallel) and negative controls, and compares outcomes with the
-//! card's expectation.
+//! Theorem modules. Each claim is a type: a serde struct of the parameters it reads
+//! (`deny_unknown_fields`, an enum for every text value), validated once, whose
+//! [`Claim::evidence`] turns one grid point into [`Evidence`]. A card names its claim as
+//! `family/claim` (`check = "escape/escape-time"`); this module binds cards to claims, expands the
+//! grid, runs it (in parallel) with the negative controls, and compares outcomes with the card's
+//! expectation.
+//!
+//! Families not yet moved to typed claims still bind through the legacy [`Check`] trait.
 
 pub mod balance;
 pub mod bias;
@@ -12,15 +17,19 @@ pub mod weight_decay;
 
 use crate::claims::{constraint, Card, CheckSpec, ControlExpect, Expect, Kind, ParamSpec, Point};
 use crate::error::{check_depth, check_q, InputError, InputResult};
+use crate::ode::Settings;
 use crate::problem::Problem;
 use crate::reparam::{DeepDiagonal, Initialization};
 use crate::verdict::{Evidence, Verdict};
 use nalgebra::DVector;
 use rayon::prelude::*;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
+use toml::Value;
 
 /// A theorem module.
 pub trait Check: Sync {
@@ -45,12 +54,179 @@ pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
     vec![
         ("mirror-flow", &mirror_flow::MirrorFlowCheck),
         ("balance-laws", &balance::BalanceCheck),
-        ("saddle-escape", &escape::EscapeCheck),
         ("weight-decay", &weight_decay::WeightDecayCheck),
         ("implicit-bias", &bias::BiasCheck),
         ("margin", &margin::MarginCheck),
         ("depth-sparsity", &sparsity::SparsityCheck),
     ]
+}
+
+/// How tightly integrated figures are solved: `tighten = 1` for the normal run, `0.1` for the
+/// re-solve of `check --verify-numerics` (every ODE tolerance ×0.1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Numerics {
+    /// Factor on the integrators' relative and absolute tolerances.
+    pub tighten: f64,
+}
+
+impl Default for Numerics {
+    fn default() -> Self {
+        Self { tighten: 1.0 }
+    }
+}
+
+impl Numerics {
+    /// The integrator settings of this run: the defaults with tolerances × `tighten`.
+    pub fn settings(&self) -> Settings {
+        self.scale(Settings::default())
+    }
+
+    /// `settings` with its tolerances × `tighten`.
+    pub fn scale(&self, settings: Settings) -> Settings {
+        Settings { rtol: settings.rtol * self.tighten, atol: settings.atol * self.tighten, ..settings }
+    }
+}
+
+/// A claim of the paper (or derived, or from the literature) as a type: its fields are the card's
+/// parameters at one grid point.
+pub trait Claim: DeserializeOwned + JsonSchema + Send + Sync + Sized + 'static {
+    /// `family/claim`, as cards write it in `check`.
+    const ID: &'static str;
+    /// The card's named tolerances (a struct with `deny_unknown_fields`).
+    type Tolerance: DeserializeOwned + JsonSchema + Send + Sync;
+    /// Validates the point once, before anything runs; an error's location names the key.
+    fn validate(&self) -> InputResult<()> {
+        Ok(())
+    }
+    /// The evidence at this grid point; `case` labels its rows.
+    fn evidence(&self, case: &str, tol: &Self::Tolerance, numerics: &Numerics) -> InputResult<Vec<Evidence>>;
+}
+
+type Table = BTreeMap<String, Value>;
+
+/// An error at a key of a grid point (None: the point as a whole) with its message.
+type KeyError = (Option<String>, String);
+
+/// A type-erased claim run: (grid point, tolerances, case label, numerics) → evidence.
+type RunFn = fn(&Table, &Table, &str, &Numerics) -> Result<Vec<Evidence>, KeyError>;
+
+/// A claim type with its type erased: what the registry holds.
+pub struct ClaimType {
+    /// `family/claim`.
+    pub id: &'static str,
+    /// The JSON schema of its parameters (keys, types, defaults and docs).
+    pub schema: fn() -> schemars::Schema,
+    /// The JSON schema of its tolerances.
+    pub tolerance_schema: fn() -> schemars::Schema,
+    parse: fn(&Table) -> Result<(), KeyError>,
+    parse_tolerance: fn(&Table) -> Result<(), KeyError>,
+    run: RunFn,
+}
+
+/// Deserialises `table` into `T`: unknown keys first (with the keys `T` has), then
+/// `serde_path_to_error` names the key of any other error. The error is (key, message).
+fn typed<T: DeserializeOwned + JsonSchema>(table: &Table) -> Result<T, KeyError> {
+    let schema = schemars::schema_for!(T);
+    let known: Vec<String> = schema
+        .as_object()
+        .and_then(|o| o.get("properties"))
+        .and_then(|p| p.as_object())
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for key in table.keys() {
+        if !known.contains(key) {
+            return Err((Some(key.clone()), format!("not a key of this claim (its keys: {})", known.join(", "))));
+        }
+    }
+    let value = Value::Table(table.clone().into_iter().collect());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let key = e.path().iter().next().map(|s| s.to_string()).filter(|k| !k.is_empty() && k != "?");
+        let message = e.into_inner().to_string();
+        (key, message.trim().replace('\n', " "))
+    })
+}
+
+fn parse_point<C: Claim>(t: &Table) -> Result<C, KeyError> {
+    let claim: C = typed(t)?;
+    claim.validate().map_err(|e| (Some(e.location.trim_start_matches("parameters.").to_string()), e.message))?;
+    Ok(claim)
+}
+
+/// The [`ClaimType`] of `C`.
+pub fn claim_type<C: Claim>() -> ClaimType {
+    ClaimType {
+        id: C::ID,
+        schema: || schemars::schema_for!(C),
+        tolerance_schema: || schemars::schema_for!(C::Tolerance),
+        parse: |t| parse_point::<C>(t).map(|_| ()),
+        parse_tolerance: |t| typed::<C::Tolerance>(t).map(|_| ()),
+        run: |t, tol, case, numerics| {
+            let claim = parse_point::<C>(t)?;
+            let tol: C::Tolerance = typed(tol)?;
+            claim.evidence(case, &tol, numerics).map_err(|e| (Some(e.location), e.message))
+        },
+    }
+}
+
+/// Every typed claim.
+pub fn claims() -> Vec<ClaimType> {
+    vec![
+        claim_type::<escape::escape_time::EscapeTime>(),
+        claim_type::<escape::escape_integral::EscapeIntegral>(),
+        claim_type::<escape::never_saddle::NeverSaddle>(),
+        claim_type::<escape::learning_rate::LearningRate>(),
+        claim_type::<escape::sign_flip::SignFlip>(),
+        claim_type::<escape::plateaus::Plateaus>(),
+    ]
+}
+
+/// The typed claim `id` (`family/claim`).
+pub fn claim(id: &str) -> Option<ClaimType> {
+    claims().into_iter().find(|c| c.id == id)
+}
+
+/// The tolerance table of a card as typed claims read it (without `why`).
+fn tolerance_table(card: &Card) -> Table {
+    card.tolerances.iter().map(|(k, v)| (k.clone(), Value::Float(*v))).collect()
+}
+
+/// Validates a card against its claim: every grid point of the card and of each negative control
+/// deserialises and validates, and the tolerances are the claim's. Errors name the card line, the
+/// control or the `--set` flag.
+pub fn validate_card(card: &Card) -> InputResult<()> {
+    if !card.is_typed() {
+        let spec = spec_of(&card.check).ok_or_else(|| {
+            InputError::new(card.locate_check(), format!("unknown claim '{}' (see `mirrorflow claims`)", card.check))
+        })?;
+        return card.validate_legacy(&spec);
+    }
+    let claim = claim(&card.check).ok_or_else(|| {
+        InputError::new(card.locate_check(), format!("unknown claim '{}' (see `mirrorflow claims`)", card.check))
+    })?;
+    (claim.parse_tolerance)(&tolerance_table(card)).map_err(|(key, m)| match key {
+        Some(k) => InputError::new(card.locate_tolerance(&k), m),
+        None => InputError::new(format!("{}: tolerance", card.source), m),
+    })?;
+    for control in std::iter::once(None).chain((0..card.negative_controls.len()).map(Some)) {
+        let points = card
+            .assignment(control)
+            .points()
+            .map_err(|e| InputError::new(card.locate(&e.location, control), e.message))?;
+        for (point, _) in &points {
+            (claim.parse)(point).map_err(|(key, m)| match key {
+                Some(k) => InputError::new(card.locate(&k, control), m),
+                None => InputError::new(format!("{}: parameters", card.source), m),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads and validates one card file.
+pub fn load_card(path: &Path) -> InputResult<Card> {
+    let card = Card::load(path)?;
+    validate_card(&card)?;
+    Ok(card)
 }
 
 /// The check bound to a kind.
@@ -80,8 +256,19 @@ pub struct Outcome {
     pub matches: bool,
     /// The evidence rows.
     pub evidence: Vec<Evidence>,
+    /// The largest error/tolerance ratio over the rows that decide the verdict: for a negative
+    /// control, how far beyond its tolerance the wrong claim lands (its power).
+    pub power: f64,
     /// Wall time.
     pub seconds: f64,
+}
+
+/// The largest `error / tolerance` over the deciding rows (NaN if any is NaN).
+pub fn power(evidence: &[Evidence]) -> f64 {
+    evidence
+        .iter()
+        .filter(|e| !e.observation && e.tolerance > 0.0)
+        .fold(0.0, |m, e| crate::verdict::worst(m, e.error / e.tolerance))
 }
 
 /// Loads every card in `dir`, sorted by id; duplicate ids are errors.
@@ -93,9 +280,12 @@ pub fn load_cards(dir: &Path) -> InputResult<Vec<Card>> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     paths.sort();
+    if paths.is_empty() {
+        return Err(InputError::new(dir.display().to_string(), "no theorem cards (*.toml) in this folder"));
+    }
     let mut cards = Vec::new();
     for p in paths {
-        let card = Card::load(&p, &spec_of)?;
+        let card = load_card(&p)?;
         if cards.iter().any(|c: &Card| c.id == card.id) {
             return Err(InputError::new(card.source.clone(), format!("duplicate card id '{}'", card.id)));
         }
@@ -103,6 +293,28 @@ pub fn load_cards(dir: &Path) -> InputResult<Vec<Card>> {
     }
     cards.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(cards)
+}
+
+/// Runs the grid of a typed card (`control`: one of its negative controls).
+fn run_typed(card: &Card, control: Option<usize>, numerics: &Numerics) -> InputResult<(Verdict, Vec<Evidence>)> {
+    let claim = claim(&card.check).ok_or_else(|| InputError::new(card.locate_check(), "unknown claim"))?;
+    let points =
+        card.assignment(control).points().map_err(|e| InputError::new(card.locate(&e.location, control), e.message))?;
+    let tol = tolerance_table(card);
+    let rows: Vec<InputResult<Vec<Evidence>>> = points
+        .par_iter()
+        .map(|(p, case)| {
+            (claim.run)(p, &tol, case, numerics).map_err(|(key, m)| match key {
+                Some(k) => InputError::new(card.locate(&k, control), m),
+                None => InputError::new(&card.source, m),
+            })
+        })
+        .collect();
+    let mut evidence = Vec::new();
+    for r in rows {
+        evidence.extend(r?);
+    }
+    Ok((Verdict::combine(evidence.iter().filter(|e| !e.observation).map(|e| &e.verdict)), evidence))
 }
 
 fn run_params(card: &Card, params: &BTreeMap<String, toml::Value>) -> InputResult<(Verdict, Vec<Evidence>)> {
@@ -116,14 +328,20 @@ fn run_params(card: &Card, params: &BTreeMap<String, toml::Value>) -> InputResul
     for r in rows {
         evidence.extend(r.map_err(|e| InputError::new(format!("{}: {}", card.source, e.location), e.message))?);
     }
-    let verdict = Verdict::combine(evidence.iter().map(|e| &e.verdict));
+    let verdict = Verdict::combine(evidence.iter().filter(|e| !e.observation).map(|e| &e.verdict));
     Ok((verdict, evidence))
 }
 
 /// Runs a card over its grid.
 pub fn run_card(card: &Card) -> InputResult<Outcome> {
+    run_card_with(card, &Numerics::default())
+}
+
+/// Runs a card over its grid with the given numerics.
+pub fn run_card_with(card: &Card, numerics: &Numerics) -> InputResult<Outcome> {
     let start = Instant::now();
-    let (verdict, evidence) = run_params(card, &card.parameters)?;
+    let (verdict, evidence) =
+        if card.is_typed() { run_typed(card, None, numerics)? } else { run_params(card, &card.parameters)? };
     let matches = match card.expect {
         Expect::Holds => verdict == Verdict::Pass,
         Expect::Refuted => matches!(verdict, Verdict::Fail(_)),
@@ -137,6 +355,7 @@ pub fn run_card(card: &Card) -> InputResult<Outcome> {
         verdict,
         expected,
         matches,
+        power: power(&evidence),
         evidence,
         seconds: start.elapsed().as_secs_f64(),
     })
@@ -146,7 +365,11 @@ pub fn run_card(card: &Card) -> InputResult<Outcome> {
 pub fn run_control(card: &Card, index: usize) -> InputResult<Outcome> {
     let start = Instant::now();
     let control = &card.negative_controls[index];
-    let (verdict, evidence) = run_params(card, &card.with_overrides(&control.set))?;
+    let (verdict, evidence) = if card.is_typed() {
+        run_typed(card, Some(index), &Numerics::default())?
+    } else {
+        run_params(card, &card.with_overrides(&control.set))?
+    };
     let matches = match control.expect {
         ControlExpect::Fail => matches!(verdict, Verdict::Fail(_)),
         ControlExpect::Pass => verdict == Verdict::Pass,
@@ -158,6 +381,7 @@ pub fn run_control(card: &Card, index: usize) -> InputResult<Outcome> {
         verdict,
         expected: format!("{:?}", control.expect).to_lowercase(),
         matches,
+        power: power(&evidence),
         evidence,
         seconds: start.elapsed().as_secs_f64(),
     })

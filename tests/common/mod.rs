@@ -13,13 +13,19 @@ pub fn cards_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("theorems")
 }
 
-/// All cards bound to a check kind.
-pub fn cards_of(kind: &str) -> Vec<Card> {
-    checks::load_cards(&cards_dir()).expect("cards parse").into_iter().filter(|c| c.check == kind).collect()
+/// All cards of a family (typed cards: `check = "family/claim"`; legacy cards: the kind).
+pub fn cards_of(family: &str) -> Vec<Card> {
+    checks::load_cards(&cards_dir())
+        .expect("cards parse")
+        .into_iter()
+        .filter(|c| c.check == family || c.check.split('/').next() == Some(family))
+        .collect()
 }
 
 /// A stable, machine-independent view of an outcome: 6 significant digits for figures, orders of
-/// magnitude for noise-level errors (THEORY §8), integer solver statistics.
+/// magnitude for noise-level errors (THEORY §8), the tolerance of every row (a loosened tolerance
+/// shows in review), observations marked; no step counts (those belong to the integrators' own
+/// unit tests).
 pub fn snapshot_view(o: &Outcome) -> Value {
     let rows: Vec<Value> = o
         .evidence
@@ -32,13 +38,16 @@ pub fn snapshot_view(o: &Outcome) -> Value {
             } else {
                 json!(round_sig(e.measured, 6))
             };
+            if e.observation {
+                return json!({ "case": e.case, "quantity": e.quantity, "observed": round_sig(e.measured, 6) });
+            }
             json!({
                 "case": e.case,
                 "quantity": e.quantity,
                 "predicted": round_sig(e.predicted, 6),
                 "measured": measured,
+                "tolerance": e.tolerance,
                 "verdict": e.verdict.label(),
-                "stats": e.stats,
             })
         })
         .collect();
