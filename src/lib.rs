@@ -22,5 +22,6 @@ pub mod reparam;
 pub mod report;
 pub mod rng;
 pub mod roots;
+pub mod selftest;
 pub mod switching;
 pub mod verdict;

@@ -64,27 +64,47 @@ enum Decay {
 enum Command {
     /// List the theorem cards: id, provenance, title.
     List,
+    /// The card format and each claim's keys, types, defaults and tolerances (generated from the
+    /// claim types; docs/CARDS.md holds the same page).
+    Claims {
+        /// One claim (`family/claim`); default: the whole page.
+        id: Option<String>,
+    },
     /// Show a card: statement, parameters, tolerances, negative controls.
     Show {
         /// Card id.
         id: String,
     },
-    /// Check cards; exit 0 iff every outcome matches its expectation.
+    /// Check cards with their negative controls; exit 0 iff every outcome matches its expectation.
     Check {
-        /// Card ids.
+        /// Card ids, or paths to card files (`path/to/card.toml`).
         ids: Vec<String>,
-        /// Check every card.
+        /// Check every card of the default tier (add --paper-scale for the rest).
         #[arg(long)]
         all: bool,
-        /// Override a parameter: key=value (TOML value syntax), repeatable.
+        /// Include the cards at the paper's own scale (`tier = "paper-scale"`, minutes each).
+        #[arg(long)]
+        paper_scale: bool,
+        /// Override a parameter: key=value (TOML value syntax; `grid.key=[…]` sets a grid axis),
+        /// repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// Also run each card's negative controls (each must give its expected verdict).
+        /// Skip the negative controls (by default each must give its expected verdict).
         #[arg(long)]
-        controls: bool,
+        no_controls: bool,
+        /// Re-solve every card at 10× tighter integration tolerances: a row whose error moves by
+        /// more than a tenth of its tolerance becomes INCONCLUSIVE.
+        #[arg(long)]
+        verify_numerics: bool,
+        /// Worker threads (default: all cores; at most 4 × cores).
+        #[arg(long)]
+        jobs: Option<usize>,
         /// Print every evidence row.
         #[arg(long, short)]
         verbose: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -110,6 +130,16 @@ enum Command {
         #[arg(long)]
         quiet: bool,
         /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Test the tester: run the table of wrong claims (tests/wrong_claims.toml); exit 0 iff none
+    /// is PASS.
+    Selftest {
+        /// A table of wrong claims other than the built-in one.
+        #[arg(long)]
+        table: Option<PathBuf>,
+        /// Worker threads (default: all cores; at most 4 × cores).
         #[arg(long)]
         jobs: Option<usize>,
     },
@@ -288,6 +318,12 @@ fn check_beta(field: &str, v: f64) -> InputResult<f64> {
 }
 
 fn main() -> ExitCode {
+    // a closed pipe (`mirrorflow check --all | head -1`) ends the process quietly, as for any
+    // Unix filter, instead of a panic in println!
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
@@ -307,6 +343,44 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(true)
         }
+        Command::Selftest { table, jobs } => {
+            let wrong = match &table {
+                Some(path) => {
+                    let source = path.display().to_string();
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
+                    mirrorflow::selftest::parse(&source, &text)?
+                }
+                None => mirrorflow::selftest::parse("tests/wrong_claims.toml", mirrorflow::selftest::TABLE)?,
+            };
+            let cards = checks::load_cards(&cli.cards)?;
+            let pool = pool(jobs)?;
+            let mut passed = 0;
+            let mut counts = std::collections::BTreeMap::new();
+            for w in &wrong {
+                let answer = pool.install(|| mirrorflow::selftest::run(&cards, w))?;
+                *counts.entry(answer.label()).or_insert(0) += 1;
+                if !answer.caught() {
+                    passed += 1;
+                }
+                let mark = if answer.caught() { "caught" } else { "MISSED" };
+                println!("{mark} {:<12} {} --set {}   ({})", answer.label(), w.card, w.set.join(" --set "), w.why);
+            }
+            let tally: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            println!("{} wrong claims: {passed} PASS ({})", wrong.len(), tally.join(", "));
+            Ok(passed == 0)
+        }
+        Command::Claims { id } => {
+            match id {
+                None => print!("{}", checks::docs::markdown()),
+                Some(id) => {
+                    let c = checks::claim(&id)
+                        .ok_or_else(|| InputError::new(&id, "no such claim (see `mirrorflow claims`)"))?;
+                    print!("{}", checks::docs::claim_section(&c));
+                }
+            }
+            Ok(true)
+        }
         Command::Show { id } => {
             let card = find(&cli.cards, &id)?;
             println!("{} — {}\nprovenance: {:?}   reference: {}", card.id, card.title, card.provenance, card.reference);
@@ -322,41 +396,28 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(true)
         }
-        Command::Check { ids, all, sets, controls, verbose, format } => {
-            let mut cards = checks::load_cards(&cli.cards)?;
-            if !all {
-                if ids.is_empty() {
-                    return Err(InputError::new("check", "name card ids or pass --all"));
-                }
-                for id in &ids {
-                    if !cards.iter().any(|c| &c.id == id) {
-                        return Err(InputError::new(id, "no such card (see `mirrorflow list`)"));
-                    }
-                }
-                cards.retain(|c| ids.contains(&c.id));
-            }
-            let mut outcomes = Vec::new();
+        Command::Check { ids, all, paper_scale, sets, no_controls, verify_numerics, jobs, verbose, quiet, format } => {
+            let mut cards = select_cards(&cli.cards, &ids, all, paper_scale)?;
             for card in &mut cards {
                 if !sets.is_empty() {
                     let spec = checks::spec_of(&card.check);
                     card.apply_sets(&sets, spec.as_ref())?;
                     checks::validate_card(card)?;
                 }
-                let o = checks::run_card(card)?;
-                if format == Format::Text {
-                    print_outcome(&o, verbose);
-                }
-                outcomes.push(o);
-                if controls {
-                    for i in 0..card.negative_controls.len() {
-                        let o = checks::run_control(card, i)?;
-                        if format == Format::Text {
-                            print_outcome(&o, verbose);
-                        }
-                        outcomes.push(o);
-                    }
-                }
             }
+            let pool = pool(jobs)?;
+            let runs = cards.iter().map(|c| 1 + if no_controls { 0 } else { c.negative_controls.len() }).sum::<usize>();
+            let bar = progress_bar(runs, quiet, "runs");
+            let options = checks::RunOptions { controls: !no_controls, verify_numerics };
+            let mut outcomes = Vec::new();
+            for card in &cards {
+                let batch = pool.install(|| checks::run_with_controls(card, &options, &|| bar.inc(1)))?;
+                if format == Format::Text {
+                    bar.suspend(|| batch.iter().for_each(|o| print_outcome(o, verbose)));
+                }
+                outcomes.extend(batch);
+            }
+            bar.finish_and_clear();
             let ok = outcomes.iter().all(|o| o.matches);
             if format == Format::Json {
                 println!("{}", serde_json::to_string_pretty(&outcomes).expect("serialisable"));
@@ -818,6 +879,56 @@ fn bias(cmd: Command) -> InputResult<bool> {
     Ok(ok)
 }
 
+/// The cards named by `ids` (ids or card files), or every card of the selected tiers with `all`.
+fn select_cards(dir: &std::path::Path, ids: &[String], all: bool, paper_scale: bool) -> InputResult<Vec<Card>> {
+    if !all && ids.is_empty() {
+        return Err(InputError::new("check", "name card ids or card files, or pass --all"));
+    }
+    let mut cards = if all || ids.iter().any(|i| !i.ends_with(".toml")) { checks::load_cards(dir)? } else { vec![] };
+    if all {
+        cards.retain(|c| paper_scale || c.tier == mirrorflow::claims::Tier::Default);
+        return Ok(cards);
+    }
+    let mut chosen = Vec::new();
+    for id in ids {
+        if id.ends_with(".toml") {
+            chosen.push(checks::load_card(std::path::Path::new(id))?);
+        } else {
+            let card = cards.iter().find(|c| &c.id == id);
+            chosen.push(card.cloned().ok_or_else(|| InputError::new(id, "no such card (see `mirrorflow list`)"))?);
+        }
+    }
+    Ok(chosen)
+}
+
+/// A rayon pool of `jobs` threads (default: all cores; at most 4 × cores).
+fn pool(jobs: Option<usize>) -> InputResult<rayon::ThreadPool> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match jobs {
+        Some(0) => return Err(InputError::new("--jobs", "must be at least 1")),
+        Some(j) if j > 4 * cores => {
+            return Err(InputError::new("--jobs", format!("{j} exceeds the budget of 4 × {cores} cores")))
+        }
+        _ => {}
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| InputError::new("--jobs", e.to_string()))
+}
+
+/// A progress bar on stderr, hidden when `quiet` or stderr is not a terminal.
+fn progress_bar(len: usize, quiet: bool, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    if quiet || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what} {{msg}}")).expect("template"),
+    );
+    bar
+}
+
 fn find(dir: &std::path::Path, id: &str) -> InputResult<Card> {
     checks::load_cards(dir)?
         .into_iter()
@@ -827,8 +938,9 @@ fn find(dir: &std::path::Path, id: &str) -> InputResult<Card> {
 
 fn print_outcome(o: &Outcome, verbose: bool) {
     let mark = if o.matches { "" } else { "   <-- UNEXPECTED" };
+    let power = if o.theorem.contains("/control-") { format!("  power {:.2e}", o.power) } else { String::new() };
     println!(
-        "{:<13} {:<36} expect {:<8} {:>4} rows {:>7.2}s{mark}",
+        "{:<13} {:<36} expect {:<8} {:>4} rows {:>7.2}s{power}{mark}",
         o.verdict.label(),
         o.theorem,
         o.expected,
@@ -898,18 +1010,8 @@ fn report(
         }
         None => None,
     };
-    if jobs == Some(0) {
-        return Err(InputError::new("--jobs", "must be at least 1"));
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.unwrap_or(0))
-        .build()
-        .map_err(|e| InputError::new("--jobs", e.to_string()))?;
-    let bar = ProgressBar::new(cards.len() as u64);
-    if quiet || !std::io::stderr().is_terminal() {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} cards {msg}").expect("template"));
+    let pool = pool(jobs)?;
+    let bar = progress_bar(cards.len(), quiet, "cards");
     let built = pool.install(|| {
         report::build(&cards, &|id| {
             bar.set_message(id.to_string());

@@ -64,6 +64,14 @@ pub struct ControlReport {
     pub verdict: String,
     /// Whether they agree.
     pub matches: bool,
+    /// Its power: the largest error/tolerance ratio of its rows (how far beyond its tolerance the
+    /// wrong claim lands; below 1 a FAIL-expecting control passed).
+    #[serde(with = "nan_as_null", default = "nan")]
+    pub power: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// A card's outcome in a report.
@@ -127,6 +135,7 @@ pub fn card_report(card: &Card) -> InputResult<CardReport> {
                 expected: c.expected,
                 verdict: c.verdict.label().to_string(),
                 matches: c.matches,
+                power: round_sig(c.power, 3),
             })
         })
         .collect::<InputResult<Vec<_>>>()?;
@@ -326,12 +335,20 @@ pub enum Change {
         /// Whether this is a regression.
         regressed: bool,
     },
-    /// A card appeared or disappeared.
+    /// A card or control appeared or disappeared (a removal is a regression).
     Card {
-        /// Card id.
+        /// Card or control id.
         id: String,
         /// "added" or "removed".
         what: &'static str,
+    },
+    /// A verdict string that is not PASS, FAIL or INCONCLUSIVE (a regression: the report cannot be
+    /// trusted).
+    Unknown {
+        /// Card or control id.
+        id: String,
+        /// The string found.
+        verdict: String,
     },
     /// A figure moved by more than its tolerance.
     Figure {
@@ -357,6 +374,9 @@ impl std::fmt::Display for Change {
                 write!(f, "VERDICT {id}: {old} -> {new}{}", if *regressed { "  (regression)" } else { "" })
             }
             Change::Card { id, what } => write!(f, "CARD {id} {what}"),
+            Change::Unknown { id, verdict } => {
+                write!(f, "UNKNOWN {id}: verdict '{verdict}' is not PASS, FAIL or INCONCLUSIVE")
+            }
             Change::Figure { id, case, quantity, old, new, tolerance } => {
                 write!(f, "FIGURE {id} [{case}] {quantity}: {old} -> {new} (moved more than tolerance {tolerance:.1e})")
             }
@@ -368,6 +388,17 @@ impl std::fmt::Display for Change {
 pub fn diff(old: &Report, new: &Report) -> Vec<Change> {
     let mut verdicts = Vec::new();
     let mut figures = Vec::new();
+    let known = |v: &str| matches!(v, "PASS" | "FAIL" | "INCONCLUSIVE");
+    for (id, v) in old
+        .cards
+        .iter()
+        .chain(&new.cards)
+        .flat_map(|c| std::iter::once((&c.id, &c.verdict)).chain(c.controls.iter().map(|k| (&k.id, &k.verdict))))
+    {
+        if !known(v) {
+            verdicts.push(Change::Unknown { id: id.clone(), verdict: v.clone() });
+        }
+    }
     for n in &new.cards {
         let Some(o) = old.cards.iter().find(|o| o.id == n.id) else {
             verdicts.push(Change::Card { id: n.id.clone(), what: "added" });
@@ -381,6 +412,11 @@ pub fn diff(old: &Report, new: &Report) -> Vec<Change> {
                 new: n.verdict.clone(),
                 regressed,
             });
+        }
+        for oc in &o.controls {
+            if !n.controls.iter().any(|nc| nc.id == oc.id) {
+                verdicts.push(Change::Card { id: oc.id.clone(), what: "removed" });
+            }
         }
         for nc in &n.controls {
             if let Some(oc) = o.controls.iter().find(|oc| oc.id == nc.id) {
@@ -420,7 +456,13 @@ pub fn diff(old: &Report, new: &Report) -> Vec<Change> {
     verdicts
 }
 
-/// Whether any change is a regression (or a card that was as expected disappeared).
+/// Whether any change is a regression: a verdict that was as expected and is not, a card or
+/// control of the old report that is missing, or an unknown verdict string.
 pub fn regressed(changes: &[Change]) -> bool {
-    changes.iter().any(|c| matches!(c, Change::Verdict { regressed: true, .. }))
+    changes.iter().any(|c| {
+        matches!(
+            c,
+            Change::Verdict { regressed: true, .. } | Change::Card { what: "removed", .. } | Change::Unknown { .. }
+        )
+    })
 }

@@ -9,6 +9,7 @@
 
 pub mod balance;
 pub mod bias;
+pub mod docs;
 pub mod escape;
 pub mod margin;
 pub mod mirror_flow;
@@ -332,25 +333,86 @@ fn run_params(card: &Card, params: &BTreeMap<String, toml::Value>) -> InputResul
     Ok((verdict, evidence))
 }
 
-/// Runs a card over its grid.
-pub fn run_card(card: &Card) -> InputResult<Outcome> {
-    run_card_with(card, &Numerics::default())
+/// What a run includes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunOptions {
+    /// Run the negative controls after the card.
+    pub controls: bool,
+    /// Re-solve at 10× tighter integration tolerances ([`verify_numerics`]).
+    pub verify_numerics: bool,
 }
 
-/// Runs a card over its grid with the given numerics.
-pub fn run_card_with(card: &Card, numerics: &Numerics) -> InputResult<Outcome> {
+/// The factor on integration tolerances of the `--verify-numerics` re-solve.
+pub const VERIFY_TIGHTEN: f64 = 0.1;
+
+/// The largest share of a row's tolerance by which its error may move when re-solved at 10×
+/// tighter integration tolerances: the numerical error must be well inside the tolerance.
+pub const VERIFY_SHARE: f64 = 0.1;
+
+/// Compares each row with its re-solve at tighter tolerances: a row whose error moved by more than
+/// `VERIFY_SHARE × tolerance`, or whose verdict changed, becomes INCONCLUSIVE with the shift.
+pub fn verify_numerics(rows: &mut [Evidence], tight: &[Evidence]) {
+    for (row, again) in rows.iter_mut().zip(tight) {
+        if row.observation || row.tolerance.is_nan() {
+            continue;
+        }
+        let shift = (row.error - again.error).abs();
+        let moved = !(shift <= VERIFY_SHARE * row.tolerance);
+        if moved || row.verdict.label() != again.verdict.label() {
+            row.verdict = Verdict::Inconclusive(format!(
+                "{}: the error moved from {:.3e} to {:.3e} at 10× tighter integration tolerances (more than {} of the tolerance {:.1e})",
+                row.quantity, row.error, again.error, VERIFY_SHARE, row.tolerance
+            ));
+        }
+    }
+}
+
+fn outcome(card: &Card, control: Option<usize>, options: &RunOptions) -> InputResult<Outcome> {
     let start = Instant::now();
-    let (verdict, evidence) =
-        if card.is_typed() { run_typed(card, None, numerics)? } else { run_params(card, &card.parameters)? };
-    let matches = match card.expect {
-        Expect::Holds => verdict == Verdict::Pass,
-        Expect::Refuted => matches!(verdict, Verdict::Fail(_)),
-        Expect::Open => true,
+    let run = |numerics: &Numerics| match control {
+        _ if card.is_typed() => run_typed(card, control, numerics),
+        None => run_params(card, &card.parameters),
+        Some(i) => run_params(card, &card.with_overrides(&card.negative_controls[i].set)),
     };
-    let expected = format!("{:?}", card.expect).to_lowercase();
+    let (mut verdict, mut evidence) = run(&Numerics::default())?;
+    if options.verify_numerics && card.is_typed() {
+        let (_, tight) = run(&Numerics { tighten: VERIFY_TIGHTEN })?;
+        if tight.len() == evidence.len() {
+            verify_numerics(&mut evidence, &tight);
+        } else {
+            let reason =
+                format!("the re-solve at tighter tolerances gave {} rows, not {}", tight.len(), evidence.len());
+            evidence.push(Evidence::inconclusive("", "verify numerics", "re-solve", reason));
+        }
+        verdict = Verdict::combine(evidence.iter().filter(|e| !e.observation).map(|e| &e.verdict));
+    }
+    let (theorem, title, expected, matches) = match control {
+        None => (
+            card.id.clone(),
+            card.title.clone(),
+            format!("{:?}", card.expect).to_lowercase(),
+            match card.expect {
+                Expect::Holds => verdict == Verdict::Pass,
+                Expect::Refuted => matches!(verdict, Verdict::Fail(_)),
+                Expect::Open => true,
+            },
+        ),
+        Some(i) => {
+            let c = &card.negative_controls[i];
+            (
+                format!("{}/control-{}", card.id, i + 1),
+                c.description.clone(),
+                format!("{:?}", c.expect).to_lowercase(),
+                match c.expect {
+                    ControlExpect::Fail => matches!(verdict, Verdict::Fail(_)),
+                    ControlExpect::Pass => verdict == Verdict::Pass,
+                },
+            )
+        }
+    };
     Ok(Outcome {
-        theorem: card.id.clone(),
-        title: card.title.clone(),
+        theorem,
+        title,
         reason: verdict.reason().to_string(),
         verdict,
         expected,
@@ -361,30 +423,27 @@ pub fn run_card_with(card: &Card, numerics: &Numerics) -> InputResult<Outcome> {
     })
 }
 
+/// Runs a card over its grid.
+pub fn run_card(card: &Card) -> InputResult<Outcome> {
+    outcome(card, None, &RunOptions::default())
+}
+
 /// Runs negative control `index` of a card: the mutated card must give the control's verdict.
 pub fn run_control(card: &Card, index: usize) -> InputResult<Outcome> {
-    let start = Instant::now();
-    let control = &card.negative_controls[index];
-    let (verdict, evidence) = if card.is_typed() {
-        run_typed(card, Some(index), &Numerics::default())?
-    } else {
-        run_params(card, &card.with_overrides(&control.set))?
-    };
-    let matches = match control.expect {
-        ControlExpect::Fail => matches!(verdict, Verdict::Fail(_)),
-        ControlExpect::Pass => verdict == Verdict::Pass,
-    };
-    Ok(Outcome {
-        theorem: format!("{}/control-{}", card.id, index + 1),
-        title: control.description.clone(),
-        reason: verdict.reason().to_string(),
-        verdict,
-        expected: format!("{:?}", control.expect).to_lowercase(),
-        matches,
-        power: power(&evidence),
-        evidence,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    outcome(card, Some(index), &RunOptions::default())
+}
+
+/// Runs a card and, with `options.controls`, its negative controls; `tick` after each run.
+pub fn run_with_controls(card: &Card, options: &RunOptions, tick: &(dyn Fn() + Sync)) -> InputResult<Vec<Outcome>> {
+    let mut out = vec![outcome(card, None, options)?];
+    tick();
+    if options.controls {
+        for i in 0..card.negative_controls.len() {
+            out.push(outcome(card, Some(i), options)?);
+            tick();
+        }
+    }
+    Ok(out)
 }
 
 /// Parameters shared by the checks that build a random regression on a deep diagonal model.
