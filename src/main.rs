@@ -105,6 +105,13 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Compare with a saved report.json (exit 1 on a regression: a verdict no longer as
+        /// expected, a card or control missing, an unknown verdict).
+        #[arg(long)]
+        diff: Option<PathBuf>,
+        /// Also write report.json and report.md to this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -396,7 +403,21 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(true)
         }
-        Command::Check { ids, all, paper_scale, sets, no_controls, verify_numerics, jobs, verbose, quiet, format } => {
+        Command::Check {
+            ids,
+            all,
+            paper_scale,
+            sets,
+            no_controls,
+            verify_numerics,
+            jobs,
+            verbose,
+            quiet,
+            diff,
+            out,
+            format,
+        } => {
+            let old = diff.as_deref().map(read_report).transpose()?;
             let mut cards = select_cards(&cli.cards, &ids, all, paper_scale)?;
             for card in &mut cards {
                 if !sets.is_empty() {
@@ -410,15 +431,25 @@ fn run(cli: Cli) -> InputResult<bool> {
             let bar = progress_bar(runs, quiet, "runs");
             let options = checks::RunOptions { controls: !no_controls, verify_numerics };
             let mut outcomes = Vec::new();
+            let mut entries = Vec::new();
             for card in &cards {
                 let batch = pool.install(|| checks::run_with_controls(card, &options, &|| bar.inc(1)))?;
                 if format == Format::Text {
                     bar.suspend(|| batch.iter().for_each(|o| print_outcome(o, verbose)));
                 }
+                entries.push(report::entry(card, &batch));
                 outcomes.extend(batch);
             }
             bar.finish_and_clear();
-            let ok = outcomes.iter().all(|o| o.matches);
+            let built = report::from_entries(entries);
+            if let Some(dir) = &out {
+                write_file(dir, "report.json", &built.to_json())?;
+                write_file(dir, "report.md", &built.to_markdown(&[]))?;
+            }
+            let mut ok = outcomes.iter().all(|o| o.matches);
+            if let (Some(old), Some(path)) = (&old, &diff) {
+                ok &= print_diff(old, &built, path);
+            }
             if format == Format::Json {
                 println!("{}", serde_json::to_string_pretty(&outcomes).expect("serialisable"));
             } else {
@@ -981,6 +1012,33 @@ fn print_outcome(o: &Outcome, verbose: bool) {
     }
 }
 
+/// Reads a saved report.json.
+fn read_report(path: &std::path::Path) -> InputResult<Report> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
+    Report::from_json(&source, &text)
+}
+
+/// Writes `text` to `dir/name` (creating `dir`).
+fn write_file(dir: &std::path::Path, name: &str, text: &str) -> InputResult<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| InputError::new(dir.display().to_string(), format!("cannot create: {e}")))?;
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|e| InputError::new(path.display().to_string(), format!("cannot write: {e}")))
+}
+
+/// Prints the changes from `old` to `new` (verdicts first); false on a regression.
+fn print_diff(old: &Report, new: &Report, path: &std::path::Path) -> bool {
+    let changes = report::diff(old, new);
+    if changes.is_empty() {
+        println!("no change against {}", path.display());
+    }
+    for c in &changes {
+        println!("{c}");
+    }
+    !report::regressed(&changes)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn report(
     cards_dir: &std::path::Path,
@@ -1001,15 +1059,7 @@ fn report(
     if !ids.is_empty() {
         cards.retain(|c| ids.contains(&c.id));
     }
-    let old = match &diff {
-        Some(path) => {
-            let source = path.display().to_string();
-            let text =
-                std::fs::read_to_string(path).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
-            Some(Report::from_json(&source, &text)?)
-        }
-        None => None,
-    };
+    let old = diff.as_deref().map(read_report).transpose()?;
     let pool = pool(jobs)?;
     let bar = progress_bar(cards.len(), quiet, "cards");
     let built = pool.install(|| {
@@ -1044,17 +1094,8 @@ fn report(
         print!("{}", built.summary_table());
         println!("wrote {} ({} plots)", out.display(), plots.len());
     }
-    match old {
-        Some(old) => {
-            let changes = report::diff(&old, &built);
-            if changes.is_empty() {
-                println!("no change against {}", diff.expect("given").display());
-            }
-            for c in &changes {
-                println!("{c}");
-            }
-            Ok(!report::regressed(&changes))
-        }
-        None => Ok(built.all_as_expected()),
+    match (old, diff) {
+        (Some(old), Some(path)) => Ok(print_diff(&old, &built, &path)),
+        _ => Ok(built.all_as_expected()),
     }
 }

@@ -125,21 +125,25 @@ fn row(e: &Evidence) -> Row {
 
 /// Runs a card and its negative controls into a report entry.
 pub fn card_report(card: &Card) -> InputResult<CardReport> {
-    let o: Outcome = checks::run_card(card)?;
-    let controls = (0..card.negative_controls.len())
-        .map(|i| {
-            let c = checks::run_control(card, i)?;
-            Ok(ControlReport {
-                id: c.theorem,
-                description: c.title,
-                expected: c.expected,
-                verdict: c.verdict.label().to_string(),
-                matches: c.matches,
-                power: round_sig(c.power, 3),
-            })
+    let options = checks::RunOptions { controls: true, verify_numerics: false };
+    Ok(entry(card, &checks::run_with_controls(card, &options, &|| {})?))
+}
+
+/// The report entry of a card from its outcomes: the card's first, then its controls'.
+pub fn entry(card: &Card, outcomes: &[Outcome]) -> CardReport {
+    let o = &outcomes[0];
+    let controls = outcomes[1..]
+        .iter()
+        .map(|c| ControlReport {
+            id: c.theorem.clone(),
+            description: c.title.clone(),
+            expected: c.expected.clone(),
+            verdict: c.verdict.label().to_string(),
+            matches: c.matches,
+            power: round_sig(c.power, 3),
         })
-        .collect::<InputResult<Vec<_>>>()?;
-    Ok(CardReport {
+        .collect();
+    CardReport {
         id: card.id.clone(),
         title: card.title.clone(),
         provenance: format!("{:?}", card.provenance).to_lowercase(),
@@ -151,12 +155,18 @@ pub fn card_report(card: &Card) -> InputResult<CardReport> {
         tolerance_why: card.tolerance_why.clone(),
         rows: o.evidence.iter().map(row).collect(),
         controls,
-    })
+    }
+}
+
+/// A report from entries (sorted by id).
+pub fn from_entries(mut entries: Vec<CardReport>) -> Report {
+    entries.sort_by(|a, b| a.id.cmp(&b.id));
+    Report { version: 1, cards: entries }
 }
 
 /// Runs cards in parallel (on the current rayon pool), calling `progress` after each.
 pub fn build(cards: &[Card], progress: &(dyn Fn(&str) + Sync)) -> InputResult<Report> {
-    let mut entries = cards
+    let entries = cards
         .par_iter()
         .map(|c| {
             let r = card_report(c);
@@ -164,8 +174,7 @@ pub fn build(cards: &[Card], progress: &(dyn Fn(&str) + Sync)) -> InputResult<Re
             r
         })
         .collect::<InputResult<Vec<_>>>()?;
-    entries.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Report { version: 1, cards: entries })
+    Ok(from_entries(entries))
 }
 
 impl Report {

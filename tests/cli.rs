@@ -14,10 +14,14 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn card_folder(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    card_folder_of("mirror-flow-lambda", name, edit)
+}
+
+/// A folder holding one edited copy of card `id`.
+fn card_folder_of(id: &str, name: &str, edit: impl Fn(String) -> String) -> PathBuf {
     let dir = temp_dir(name);
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems/mirror-flow-lambda.toml"))
-        .unwrap();
-    std::fs::write(dir.join("card.toml"), edit(text)).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems").join(format!("{id}.toml"));
+    std::fs::write(dir.join("card.toml"), edit(std::fs::read_to_string(path).unwrap())).unwrap();
     dir
 }
 
@@ -147,20 +151,87 @@ fn flow_reaches_the_bregman_projection() {
 }
 
 #[test]
-fn check_all_passes_and_reports_json() {
-    let out = mirrorflow(&["check", "--all"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    let cards = mirrorflow::checks::load_cards(&Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems")).unwrap();
-    assert_eq!(
-        text.lines().filter(|l| l.starts_with("PASS ")).count(),
-        cards.iter().filter(|c| c.expect == mirrorflow::claims::Expect::Holds).count()
-    );
-    let out = mirrorflow(&["check", "balance-discrete", "--format", "json"]);
+fn check_runs_controls_by_default_and_reports_json() {
+    // one cheap card (CI runs `check --all` once; the family tests run every card once)
+    let out = mirrorflow(&["check", "sign-flip", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v[0]["theorem"], "balance-discrete");
+    assert_eq!(v[0]["theorem"], "sign-flip");
     assert_eq!(v[0]["verdict"], "PASS");
+    assert_eq!(v[1]["theorem"], "sign-flip/control-1", "controls run by default");
+    assert_eq!(v[1]["verdict"], "FAIL");
+    assert!(v[1]["power"].as_f64().unwrap() > 1.0, "a failing control lands beyond its tolerance");
     assert!(v[0]["evidence"].as_array().unwrap().iter().all(|e| e.get("route").is_some()));
+    let out = mirrorflow(&["check", "sign-flip", "--no-controls", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    // a card file runs as a card
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems/sign-flip.toml");
+    assert_eq!(mirrorflow(&["check", file.to_str().unwrap()]).status.code(), Some(0));
+}
+
+#[test]
+fn a_loosened_tolerance_surfaces_as_an_unexpected_control() {
+    // the escape card with a tolerance that no longer separates the wrong claim from the right one
+    let dir = card_folder_of("escape-time", "loose", |text| text.replace("escape = 1e-6", "escape = 1e300"));
+    let out = mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("UNEXPECTED"), "{text}");
+}
+
+#[test]
+fn keys_of_other_claims_and_unknown_values_are_bad_input() {
+    assert_bad_input(&mirrorflow(&["check", "escape-integral", "--set", "predict_q=2.0"]), "--set predict_q");
+    assert_bad_input(&mirrorflow(&["check", "sign-flip", "--set", "signgd_exponent=5"]), "--set signgd_exponent");
+    assert_bad_input(&mirrorflow(&["check", "sign-flip", "--set", "rule=\"sometimes\""]), "--set rule");
+    assert_bad_input(&mirrorflow(&["check", "escape-time", "--set", "depth=[]"]), "--set depth");
+    assert_bad_input(&mirrorflow(&["check", "sign-flip", "--set", "q=1.5"]), "--set q");
+    assert_bad_input(&mirrorflow(&["check", "--all", "--jobs", "1000"]), "--jobs");
+    let dir = card_folder_of("escape-time", "unknown-tolerance", |text| {
+        text.replace("escape = 1e-6", "escape = 1e-6\nslack = 2")
+    });
+    assert_bad_input(&mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time"]), "tolerance.slack");
+    let dir = card_folder_of("escape-time", "int-tolerance", |text| text.replace("escape = 1e-6", "escape = 1"));
+    let out = mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time", "--no-controls"]);
+    assert_eq!(out.status.code(), Some(0), "integer tolerances are accepted");
+    let empty = temp_dir("empty-cards");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert_bad_input(&mirrorflow(&["--cards", empty.to_str().unwrap(), "check", "--all"]), "no theorem cards");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{}' check sign-flip -v | head -1", env!("CARGO_BIN_EXE_mirrorflow")))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn card_docs_are_generated_from_the_claim_types() {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/CARDS.md")).unwrap();
+    assert_eq!(
+        page,
+        mirrorflow::checks::docs::markdown(),
+        "docs/CARDS.md is stale: `mirrorflow claims > docs/CARDS.md`"
+    );
+    let out = mirrorflow(&["claims", "escape/sign-flip"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("`rule`") && text.contains("`\"always\"`"), "{text}");
+}
+
+#[test]
+fn the_wrong_claims_table_covers_every_card() {
+    let wrong = mirrorflow::selftest::parse("table", mirrorflow::selftest::TABLE).unwrap();
+    let cards = mirrorflow::checks::load_cards(&Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems")).unwrap();
+    assert!(wrong.len() >= 60, "{} wrong claims; issue 10 asks for at least 60", wrong.len());
+    for c in &cards {
+        assert!(wrong.iter().any(|w| w.card == c.id), "no wrong claim mutates {}", c.id);
+    }
 }
 
 #[test]

@@ -19,13 +19,15 @@ fn repo() -> &'static Path {
 #[test]
 fn report_writes_markdown_json_and_valid_svgs() {
     let out = fresh_dir("full");
-    let o = mirrorflow(&["report", "--out", out.to_str().unwrap(), "--quiet", "--format", "html"]);
+    // one cheap card: the plots are computed by their own routes, and CI runs every card once
+    let o = mirrorflow(&["report", "sign-flip", "--out", out.to_str().unwrap(), "--quiet", "--format", "html"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| claim | provenance | expect | verdict |"), "verdict table missing");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    assert!(json["cards"].as_array().unwrap().len() >= 7);
+    assert_eq!(json["cards"].as_array().unwrap().len(), 1);
+    assert!(json["cards"][0]["controls"][0]["power"].as_f64().unwrap() > 1.0);
     assert!(out.join("report.html").exists());
     let svgs: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()
@@ -81,8 +83,13 @@ fn diff_is_silent_when_unchanged_and_names_an_altered_card() {
 
 #[test]
 fn readme_table_is_current() {
+    // the committed report (kept current by CI's `check --all --diff snapshots/report.json`), so
+    // that no card runs twice per test run
+    let text = std::fs::read_to_string(repo().join("snapshots/report.json")).unwrap();
+    let report = mirrorflow::report::Report::from_json("snapshots/report.json", &text).unwrap();
     let cards = mirrorflow::checks::load_cards(&repo().join("theorems")).unwrap();
-    let report = mirrorflow::report::build(&cards, &|_| {}).unwrap();
+    let ids: Vec<&str> = report.cards.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, cards.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), "snapshots/report.json is stale");
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let begin = readme.find("<!-- cards:begin -->\n").expect("README has the cards:begin marker") + 21;
     let end = readme.find("<!-- cards:end -->").expect("README has the cards:end marker");
