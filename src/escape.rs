@@ -339,6 +339,9 @@ pub fn increment_exponent(alphas: &[f64], times: &[f64]) -> Fit {
     fit_line(&pts)
 }
 
+/// The most scales one sweep may take (a budget).
+pub const MAX_SWEEP: usize = 10_000;
+
 /// Log-spaced α from `"first:last:count"` (e.g. `1e-1:1e-6:11`).
 pub fn parse_alphas(spec: &str) -> Result<Vec<f64>, String> {
     let parts: Vec<&str> = spec.split(':').collect();
@@ -353,6 +356,9 @@ pub fn parse_alphas(spec: &str) -> Result<Vec<f64>, String> {
     }
     if n < 2 {
         return Err(format!("need at least 2 scales, got {n}"));
+    }
+    if n > MAX_SWEEP {
+        return Err(format!("{n} scales exceed the budget of {MAX_SWEEP} per sweep"));
     }
     // rounded to 12 significant digits so that decades print as 1e-4, not 1.0000000000000009e-4
     Ok((0..n).map(|i| round_sig((a.ln() + (b.ln() - a.ln()) * i as f64 / (n - 1) as f64).exp(), 12)).collect())

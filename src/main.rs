@@ -507,6 +507,15 @@ fn run(cli: Cli) -> InputResult<bool> {
             if steps < 1 {
                 return Err(InputError::new("--steps", format!("must be an integer ≥ 1, got {steps}")));
             }
+            if steps as f64 > mirrorflow::checks::escape::learning_rate::MAX_STEPS {
+                return Err(InputError::new(
+                    "--steps",
+                    format!(
+                        "{steps} exceeds the budget of {:e} steps",
+                        mirrorflow::checks::escape::learning_rate::MAX_STEPS
+                    ),
+                ));
+            }
             let depth = check_depth("--depth", depth)?;
             let alpha = check_positive("--alpha", alpha)?;
             let mu = check_nonnegative("--weight-decay", weight_decay)?;

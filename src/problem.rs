@@ -71,6 +71,9 @@ impl Problem {
         if a.nrows() == 0 || a.ncols() == 0 {
             return Err(InputError::new("a", "the data matrix is empty"));
         }
+        if a.len() > MAX_ENTRIES {
+            return Err(InputError::new("a", format!("{} entries exceed the budget of {MAX_ENTRIES}", a.len())));
+        }
         if y.len() != a.nrows() {
             return Err(InputError::new("y", format!("has {} entries but a has {} rows", y.len(), a.nrows())));
         }

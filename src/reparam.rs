@@ -118,6 +118,16 @@ impl DeepDiagonal {
             ));
         }
         let layers = init.layer_values(q)?;
+        let product: f64 = layers.iter().product();
+        if layers.iter().all(|v| *v != 0.0) && (product == 0.0 || !product.is_finite()) {
+            return Err(InputError::new(
+                "alpha",
+                format!(
+                    "the initial product ∏ w_i = {product:e} under- or overflows f64 at depth {} (layers {:e}…): x would start at {product}",
+                    self.depth, layers[0]
+                ),
+            ));
+        }
         Ok(DVector::from_fn(self.n_params(), |j, _| layers[(j / self.dim) % self.depth]))
     }
 

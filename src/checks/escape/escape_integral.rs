@@ -62,9 +62,7 @@ impl Claim for EscapeIntegral {
         if !(self.target.is_finite() && self.target > self.level) {
             return Err(InputError::new("target", "the target must be finite and exceed the level x_1"));
         }
-        if self.alpha.powi(self.depth as i32) >= self.level {
-            return Err(InputError::new("level", "the level must exceed x_0 = α^L"));
-        }
+        super::start_below(self.alpha, self.depth, self.level)?;
         Ok(())
     }
 

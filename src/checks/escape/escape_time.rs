@@ -40,9 +40,7 @@ impl Claim for EscapeTime {
         if let Some(q) = self.predict_q {
             check_q("predict_q", q)?;
         }
-        if self.alpha.powi(self.depth as i32) >= self.level {
-            return Err(crate::error::InputError::new("level", "the level must exceed x_0 = α^L"));
-        }
+        super::start_below(self.alpha, self.depth, self.level)?;
         Ok(())
     }
 

@@ -50,6 +50,23 @@ pub(crate) fn linear(depth: usize, q: f64, gamma: f64, level: f64) -> InputResul
     })
 }
 
+/// `x_0 = α^L` must be representable (not underflow to 0 in f64) and below the level.
+pub(crate) fn start_below(alpha: f64, depth: usize, level: f64) -> InputResult<()> {
+    let ln_x0 = depth as f64 * alpha.ln();
+    if ln_x0 < f64::MIN_POSITIVE.ln() {
+        return Err(InputError::new(
+            "alpha",
+            format!(
+                "x_0 = α^L = e^{ln_x0:.1} underflows f64 at depth {depth}: the flow would start at the saddle x = 0"
+            ),
+        ));
+    }
+    if ln_x0 >= level.ln() {
+        return Err(InputError::new("level", "the level must exceed x_0 = α^L"));
+    }
+    Ok(())
+}
+
 /// A geometric α sweep `first:last:count` (at least 3 values, all in (0, 1)).
 pub(crate) fn alpha_sweep(spec: &str) -> InputResult<Vec<f64>> {
     let alphas = parse_alphas(spec).map_err(|m| InputError::new("alphas", m))?;
