@@ -463,7 +463,8 @@ impl Card {
         let key = key.trim_start_matches("parameters.").trim_start_matches("grid.");
         if let Some(i) = control {
             let set = &self.negative_controls[i].set;
-            if set.contains_key(key) || set.contains_key(&format!("grid.{key}")) {
+            let nested = set.get("grid").and_then(Value::as_table).is_some_and(|t| t.contains_key(key));
+            if nested || set.contains_key(key) || set.contains_key(&format!("grid.{key}")) {
                 return format!("{}: negative_control[{i}].set.{key}", self.source);
             }
         }
@@ -635,6 +636,13 @@ impl Assignment {
     /// Sets `key`: `grid.k` makes `k` an axis; a key already on the grid takes a list as its new
     /// axis and a single value as a fixed value; any other key is fixed.
     pub fn set(&mut self, key: &str, value: Value) {
+        if let (Some("grid"), Value::Table(axes)) = (Some(key), &value) {
+            // `set = { grid.q = […] }` in TOML is the nested table `grid = { q = […] }`
+            for (k, v) in axes {
+                self.set(&format!("grid.{k}"), v.clone());
+            }
+            return;
+        }
         if let Some(k) = key.strip_prefix("grid.") {
             self.fixed.remove(k);
             self.axes.insert(k.to_string(), value);

@@ -189,6 +189,114 @@ impl LinearEscape {
     }
 }
 
+impl LinearEscape {
+    /// The finite-time blow-up of the balanced flow on `f = −γx` when `m = e > 1` (THEORY §4.4):
+    /// `R'(x) = x^{1−m}/(L(1−m))` has a bounded range, so x reaches ∞ at
+    /// `T* = x_0^{1−m}/(L(m−1)γ^{q−1})`, `x_0 = α^L`; `None` for `m ≤ 1` (no blow-up).
+    pub fn blow_up_time(&self, alpha: f64) -> Option<f64> {
+        let (l, m) = (self.depth as f64, self.exponent());
+        (m > 1.0 + 1e-12).then(|| (l * (1.0 - m) * alpha.ln()).exp() / (l * (m - 1.0) * self.gamma.powf(self.q - 1.0)))
+    }
+
+    /// The time to reach the level when it lies beyond the time resolution of f64 near a blow-up:
+    /// the log-weight flow `u̇_i = γ^{q−1} e^{(q−1)(Σu − u_i) − u_i}` with the time as a state
+    /// component, integrated in the variable s with `ds = ‖u̇‖∞ dt` (a Sundman transformation:
+    /// `du/ds = u̇/‖u̇‖∞`, `dt/ds = 1/‖u̇‖∞`), so the steps follow u however fast it moves and the
+    /// time increments near the blow-up (below the spacing of f64 at T) add up to T correctly
+    /// rounded. The crossing `Σu = ln x_1` is located by [`first_passage`] in s.
+    pub fn integrated_in_log_weights(&self, alpha: f64, settings: &Settings) -> Result<Passage, PassageError> {
+        let (q, lg, l) = (self.q, self.gamma.ln(), self.depth);
+        let rhs = move |_s: f64, y: &DVector<f64>, dy: &mut DVector<f64>| {
+            let sum: f64 = y.rows(0, l).sum();
+            let mut top = f64::MIN_POSITIVE;
+            for i in 0..l {
+                dy[i] = ((q - 1.0) * (sum - y[i] + lg) - y[i]).exp();
+                top = top.max(dy[i]);
+            }
+            for i in 0..l {
+                dy[i] /= top;
+            }
+            dy[l] = 1.0 / top;
+        };
+        let ln_level = self.level.ln();
+        let level = move |y: &DVector<f64>| y.rows(0, l).sum() - ln_level;
+        let mut y0 = DVector::from_element(l + 1, alpha.ln());
+        y0[l] = 0.0;
+        // s advances by at least the rise of the fastest u_i: ln(x_1/α^L) bounds the s needed
+        let horizon = 4.0 * (ln_level - l as f64 * alpha.ln()).abs() + 10.0;
+        let advance =
+            |y: &DVector<f64>, ds: f64, stop: Option<&Stop<'_>>, s: &Settings| integrate(&rhs, y, 0.0, &[ds], stop, s);
+        let run = first_passage(&advance, &y0, &level, horizon, settings)?;
+        Ok(Passage { time: run.state[l], stats: run.stats, state: run.state.rows(0, l).into_owned() })
+    }
+
+    /// The time from level x to ∞ when `m > 1`: `x^{1−m}/(L(m−1)γ^{q−1})` (the analytic tail that
+    /// completes an integration stopped at a large x).
+    pub fn tail(&self, x: f64) -> f64 {
+        let (l, m) = (self.depth as f64, self.exponent());
+        ((1.0 - m) * x.ln()).exp() / (l * (m - 1.0) * self.gamma.powf(self.q - 1.0))
+    }
+}
+
+/// The coercive initialisation of THEORY §4.3 (the paper's Cor. 4.10): `w_1 = 0`, `w_i = λ`
+/// (i ≥ 2), on the linear loss `f = −γx`. Then `|w_i|^q − |w_1|^q = λ^q` for every i ≥ 2, the
+/// inverse metric `h = 1/R''` is smallest at x = 0 where it equals `μ = λ^{q(L−1)}`, and the
+/// flow leaves the saddle x = 0 at once: `T(x_1) = ∫_0^{x_1} R''(x) dx / γ^{q−1} ≤ x_1/(μγ^{q−1})`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CoerciveEscape {
+    /// Depth L ≥ 2.
+    pub depth: usize,
+    /// Steepest-descent exponent q ∈ [1, 2].
+    pub q: f64,
+    /// The scale λ > 0 of layers 2..L.
+    pub lambda: f64,
+    /// The gradient magnitude γ > 0.
+    pub gamma: f64,
+}
+
+impl CoerciveEscape {
+    /// The per-layer-constants potential of this initialisation (constants `0, λ^q, …, λ^q`).
+    pub fn potential(&self) -> crate::potential::LayerConstants {
+        let mut constants = vec![self.lambda.powf(self.q); self.depth];
+        constants[0] = 0.0;
+        crate::potential::LayerConstants::new(self.q, &constants)
+    }
+
+    /// The coercivity constant `μ = λ^{q(L−1)}`: the inverse metric at x = 0.
+    pub fn mu(&self) -> f64 {
+        self.lambda.powf(self.q * (self.depth as f64 - 1.0))
+    }
+
+    /// `T(x_1) = ∫_0^{x_1} R''(x) dx / γ^{q−1}` by quadrature of the potential's metric (the layer
+    /// magnitudes by root finding at every node).
+    pub fn quadrature(&self, level: f64) -> f64 {
+        use crate::potential::Potential;
+        let p = self.potential();
+        crate::quadrature::integrate_from_zero(|x| p.hess(x), level) / self.gamma.powf(self.q - 1.0)
+    }
+
+    /// The escape time of the parameter flow `ẇ_i = γ^{q−1} (∏_{j≠i} w_j)^{q−1}` from
+    /// `w = (0, λ, …, λ)` until `∏ w_i = x_1`, located by [`first_passage`].
+    pub fn integrated(&self, level: f64, settings: &Settings) -> Result<Passage, PassageError> {
+        let (q, g) = (self.q, self.gamma.powf(self.q - 1.0));
+        let rhs = move |_t: f64, w: &DVector<f64>, dw: &mut DVector<f64>| {
+            for i in 0..w.len() {
+                let others: f64 = w.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, v)| v).product();
+                dw[i] = g * others.abs().powf(q - 1.0);
+            }
+        };
+        let mut w0 = DVector::from_element(self.depth, self.lambda);
+        w0[0] = 0.0;
+        let target = level;
+        let reached = move |w: &DVector<f64>| w.iter().product::<f64>() - target;
+        // the bound x_1/(μγ^{q−1}) limits the horizon; ×4 + 10 leaves the ODE room to find the level
+        let horizon = 4.0 * level / (self.mu() * g) + 10.0;
+        let advance =
+            |y: &DVector<f64>, dt: f64, stop: Option<&Stop<'_>>, s: &Settings| integrate(&rhs, y, 0.0, &[dt], stop, s);
+        first_passage(&advance, &w0, &reached, horizon, settings)
+    }
+}
+
 /// A runner of an autonomous system `(y0, dt, stop, settings) → trajectory from time 0 to dt` (the
 /// one integrator wrapper, or a flow's own `run`). Autonomy lets the crossing be located by
 /// integrating short spans from 0, which stays resolvable when the escape time itself is huge

@@ -178,6 +178,8 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<escape::learning_rate::LearningRate>(),
         claim_type::<escape::sign_flip::SignFlip>(),
         claim_type::<escape::plateaus::Plateaus>(),
+        claim_type::<escape::coercivity::Coercivity>(),
+        claim_type::<escape::blow_up::BlowUp>(),
     ]
 }
 

@@ -7,8 +7,12 @@
 //! - [`learning_rate::LearningRate`]: discrete GD/SignGD, the smallest step size that escapes in K
 //!   steps and its growth in α;
 //! - [`sign_flip::SignFlip`]: which flows carry x through 0 towards a target of the other sign;
-//! - [`plateaus::Plateaus`]: saddle-to-saddle plateaus of GF grow like ln(1/α), SignGF's do not.
+//! - [`plateaus::Plateaus`]: saddle-to-saddle plateaus of GF grow like ln(1/α), SignGF's do not;
+//! - [`coercivity::Coercivity`]: the coercive init leaves the saddle within x_1/(μγ^{q−1});
+//! - [`blow_up::BlowUp`]: finite-time blow-up iff m > 1 (validity of the Bregman function).
 
+pub mod blow_up;
+pub mod coercivity;
 pub mod escape_integral;
 pub mod escape_time;
 pub mod learning_rate;
