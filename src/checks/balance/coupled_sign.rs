@@ -4,9 +4,10 @@
 //! Under decoupled decay (`decay = "decoupled"`) it decays as `e^{−μt}` instead: a control.
 
 use super::{check_horizon, five, one_u64, scale, ten, BalanceTolerance, Setup};
+use crate::checks::weight_decay::Decay;
 use crate::checks::{Claim, Numerics};
 use crate::error::{check_positive, InputResult};
-use crate::flow::{Flow, SteepestFlow, WeightDecay};
+use crate::flow::{Flow, SteepestFlow};
 use crate::geometry::sign;
 use crate::ode::sample_times;
 use crate::reparam::Reparameterization;
@@ -14,16 +15,6 @@ use crate::verdict::{worst, Evidence};
 use nalgebra::DVector;
 use schemars::JsonSchema;
 use serde::Deserialize;
-
-/// How weight decay enters SignGF.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decay {
-    /// `ẇ = −sign(∇F + μw)` (Adam + L2): the law of this claim.
-    Coupled,
-    /// `ẇ = −sign(∇F) − μw` (AdamW): the imbalance decays, the claim fails.
-    Decoupled,
-}
 
 /// Coupled SignGF keeps `|w_i| − |w_L|` while the sign condition holds.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -33,7 +24,8 @@ pub struct CoupledSign {
     pub depth: usize,
     /// Weight decay μ > 0.
     pub weight_decay: f64,
-    /// How weight decay enters the flow (the claim: coupled).
+    /// How weight decay enters the flow (the claim: coupled; decoupled decays the imbalance as
+    /// e^{−μt}, a control).
     #[serde(default = "coupled")]
     pub decay: Decay,
     /// Initial scale α > 0.
@@ -77,10 +69,7 @@ impl Claim for CoupledSign {
     fn evidence(&self, case: &str, tol: &BalanceTolerance, numerics: &Numerics) -> InputResult<Vec<Evidence>> {
         let s = self.setup()?;
         let mu = self.weight_decay;
-        let decay = match self.decay {
-            Decay::Coupled => WeightDecay::Coupled(mu),
-            Decay::Decoupled => WeightDecay::Decoupled(mu),
-        };
+        let decay = self.decay.with(mu);
         let flow = SteepestFlow { problem: &s.problem, model: &s.model, q: 1.0, decay };
         let (layers, d) = (s.model.depth, s.model.dim);
         // coordinate k is in its gradient-dominated phase until the first accepted step where

@@ -109,6 +109,8 @@ impl Claim for AdamwBox {
             );
             return Ok(vec![Evidence::inconclusive(case, "AdamW limit", route, why)]);
         }
+        let settle_route = "AdamW iterates: max |x_K − x_{0.9K}|";
+        let settle = Evidence::observe(case, "movement of x over the last tenth of the steps", moved, settle_route);
         let grad = c.model.pullback(w, &c.problem.gradient(&x));
         let scale = c.model.pullback(&c.w0, &c.problem.gradient(&c.model.x(&c.w0))).amax();
         let radius = 1.0 / mu;
@@ -128,6 +130,7 @@ impl Claim for AdamwBox {
         let feas = feas.max(0.0);
         let l = c.model.depth as f64;
         let mut rows = vec![
+            settle,
             Evidence::with_error(case, "feasibility max(|w| − 1/μ)⁺", 0.0, feas, feas, tol, route),
             Evidence::with_error(case, "interior stationarity |∂F/∂w| (relative)", 0.0, stat, stat, tol, route),
             Evidence::with_error(case, "active multipliers of the wrong sign (relative)", 0.0, mult, mult, tol, route),

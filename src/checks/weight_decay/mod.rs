@@ -22,7 +22,7 @@ pub mod time_mirror;
 use crate::error::{check_depth, check_positive, InputError, InputResult};
 use crate::flow::WeightDecay;
 use crate::geometry::dual_exponent;
-use crate::problem::{Loss, Problem};
+use crate::problem::{check_size, Loss, Problem};
 use crate::reparam::{DeepDiagonal, Initialization};
 use crate::roots::brent;
 use nalgebra::{DMatrix, DVector};
@@ -87,7 +87,7 @@ pub(crate) fn stationary() -> Limit {
 
 /// Validates the common keys of a target regression: `L ≥ 1`, `α > 0`, `μ > 0`, at least one
 /// target, every target finite and positive (the positive balanced initialisation reaches only
-/// positive targets, THEORY §6).
+/// positive targets, THEORY §6), the design of `d + 2 × d` entries within the problem budget.
 pub(crate) fn check_regression(depth: usize, alpha: f64, mu: f64, targets: &[f64]) -> InputResult<()> {
     check_depth("depth", depth as i64)?;
     check_positive("alpha", alpha)?;
@@ -98,7 +98,7 @@ pub(crate) fn check_regression(depth: usize, alpha: f64, mu: f64, targets: &[f64
     if let Some(b) = targets.iter().find(|b| !(b.is_finite() && **b > 0.0)) {
         return Err(InputError::new("targets", format!("targets must be finite and positive, got {b}")));
     }
-    Ok(())
+    check_size(targets.len() + 2, targets.len()).map_err(|e| InputError::new("targets", e.message))
 }
 
 /// A problem whose loss is `½‖x − b‖²` up to a constant: scalar for one target, otherwise a dense

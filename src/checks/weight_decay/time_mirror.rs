@@ -10,6 +10,7 @@ use crate::flow::{Flow, SteepestFlow, WeightDecay};
 use crate::geometry::steepest_map;
 use crate::ode::sample_times;
 use crate::potential::{LambdaBalanced, Potential};
+use crate::problem::check_size;
 use crate::reparam::{DeepDiagonal, Initialization, Reparameterization};
 use crate::verdict::{worst, worst_abs, Evidence};
 use nalgebra::DVector;
@@ -65,6 +66,7 @@ impl Claim for TimeMirror {
         for &b in &self.targets {
             finite("targets", b)?;
         }
+        check_size(self.targets.len() + 2, self.targets.len()).map_err(|e| InputError::new("targets", e.message))?;
         self.init().map(|_| ())
     }
 
