@@ -51,11 +51,11 @@ pub struct Equilibria {
 /// callers compare that with [`SETTLED`].
 pub(crate) fn flow_limit(
     r: &Regression,
-    q: f64,
     decay: WeightDecay,
     t_end: f64,
     settings: &Settings,
 ) -> Result<(DVector<f64>, Trajectory, f64), String> {
+    let q = r.q;
     let flow = SteepestFlow { problem: &r.problem, model: &r.model, q, decay };
     // q > 1: stop once ‖ẇ‖∞ ≤ 1e−10 (1 + ‖w‖∞) (distance to the equilibrium ≈ that over its
     // rate), or, under coupled decay, once the drive ∇F + μw, whose φ_q the velocity is, is at
@@ -79,11 +79,10 @@ pub(crate) fn flow_limit(
     Ok((x, tr, moved))
 }
 
-/// The rows comparing the flow limit of `r` under `decay` with the `limit` prediction, per target
+/// The rows comparing the flow limit of `r` (at its q) under `decay` with the `limit` prediction, per target
 /// (relative to max(1, |prediction|)); INCONCLUSIVE when the flow failed or did not settle.
 pub(crate) fn limit_rows(
     r: &Regression,
-    q: f64,
     decay: Decay,
     limit: Limit,
     t_end: f64,
@@ -92,7 +91,7 @@ pub(crate) fn limit_rows(
     numerics: &Numerics,
 ) -> Vec<Evidence> {
     let route = "ODE in w (flow limit) vs root finding on the stationarity equation (decoupled SignGF: box projection)";
-    let (x, tr, moved) = match flow_limit(r, q, decay.with(r.mu), t_end, &numerics.settings()) {
+    let (x, tr, moved) = match flow_limit(r, decay.with(r.mu), t_end, &numerics.settings()) {
         Ok(v) => v,
         Err(e) => return vec![Evidence::inconclusive(case, "flow limit", route, e)],
     };
@@ -104,7 +103,7 @@ pub(crate) fn limit_rows(
     let mut rows = Vec::new();
     for (k, &b) in r.targets.iter().enumerate() {
         let quantity = format!("limit x[{k}] (target {b})");
-        match predicted_limit(limit, decay, q, r.model.depth, r.mu, b, x0[k]) {
+        match predicted_limit(limit, decay, r.q, r.model.depth, r.mu, b, x0[k]) {
             Ok(pred) => {
                 let err = (pred - x[k]).abs() / pred.abs().max(1.0);
                 rows.push(Evidence::with_error(case, &quantity, pred, x[k], err, tol, route).with_stats(tr.stats));
@@ -127,6 +126,6 @@ impl Claim for Equilibria {
 
     fn evidence(&self, case: &str, tol: &WeightDecayTolerance, numerics: &Numerics) -> InputResult<Vec<Evidence>> {
         let r = Regression::new(&self.targets, self.seed, self.depth, self.alpha, self.weight_decay, self.q)?;
-        Ok(limit_rows(&r, self.q, self.decay, self.prediction, self.t_end, case, tol.wd, numerics))
+        Ok(limit_rows(&r, self.decay, self.prediction, self.t_end, case, tol.wd, numerics))
     }
 }

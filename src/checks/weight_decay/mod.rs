@@ -128,6 +128,8 @@ pub struct Regression {
     pub w0: DVector<f64>,
     /// μ.
     pub mu: f64,
+    /// q of the flow.
+    pub q: f64,
 }
 
 impl Regression {
@@ -138,7 +140,7 @@ impl Regression {
         let problem = design(targets, seed);
         let model = DeepDiagonal::new(depth, targets.len());
         let w0 = model.init(&Initialization::balanced(alpha, depth), q)?;
-        Ok(Self { problem, model, targets: targets.to_vec(), w0, mu })
+        Ok(Self { problem, model, targets: targets.to_vec(), w0, mu, q })
     }
 }
 
@@ -213,7 +215,7 @@ pub const MAX_STEPS: f64 = 1e7;
 
 /// `steps ∈ [1, MAX_STEPS]` at `key`.
 pub(crate) fn check_steps(key: &str, steps: f64) -> InputResult<()> {
-    if !(steps >= 1.0 && steps <= MAX_STEPS) {
+    if !(1.0..=MAX_STEPS).contains(&steps) {
         return Err(InputError::new(key, format!("{steps:.3e} steps: must lie in [1, {MAX_STEPS:e}]")));
     }
     Ok(())

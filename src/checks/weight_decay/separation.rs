@@ -64,10 +64,9 @@ impl Claim for Separation {
         let r = Regression::new(&self.targets, self.seed, self.depth, self.alpha, self.weight_decay, 1.0)?;
         let (mu, t_end, tol) = (r.mu, self.t_end, tol.wd);
         let mut rows =
-            limit_rows(&r, 1.0, Decay::Coupled, Limit::Stationary, t_end, &format!("{case} coupled"), tol, numerics);
+            limit_rows(&r, Decay::Coupled, Limit::Stationary, t_end, &format!("{case} coupled"), tol, numerics);
         rows.extend(limit_rows(
             &r,
-            1.0,
             Decay::Decoupled,
             Limit::Stationary,
             t_end,
@@ -77,8 +76,8 @@ impl Claim for Separation {
         ));
         let settings = numerics.settings();
         let (Ok((xc, _, mc)), Ok((xd, _, md))) = (
-            flow_limit(&r, 1.0, Decay::Coupled.with(mu), t_end, &settings),
-            flow_limit(&r, 1.0, Decay::Decoupled.with(mu), t_end, &settings),
+            flow_limit(&r, Decay::Coupled.with(mu), t_end, &settings),
+            flow_limit(&r, Decay::Decoupled.with(mu), t_end, &settings),
         ) else {
             return Ok(rows); // the limit rows above are INCONCLUSIVE with the reason
         };
