@@ -54,8 +54,6 @@ impl Tolerances<'_> {
 pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
     vec![
         ("mirror-flow", &mirror_flow::MirrorFlowCheck),
-        ("balance-laws", &balance::BalanceCheck),
-        ("weight-decay", &weight_decay::WeightDecayCheck),
         ("implicit-bias", &bias::BiasCheck),
         ("margin", &margin::MarginCheck),
         ("depth-sparsity", &sparsity::SparsityCheck),
@@ -180,6 +178,16 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<escape::plateaus::Plateaus>(),
         claim_type::<escape::coercivity::Coercivity>(),
         claim_type::<escape::blow_up::BlowUp>(),
+        claim_type::<weight_decay::equilibria::Equilibria>(),
+        claim_type::<weight_decay::separation::Separation>(),
+        claim_type::<weight_decay::time_mirror::TimeMirror>(),
+        claim_type::<weight_decay::optimizer_order::OptimizerOrder>(),
+        claim_type::<weight_decay::adam_beta2::AdamBeta2>(),
+        claim_type::<weight_decay::adamw_box::AdamwBox>(),
+        claim_type::<balance::conservation::Conservation>(),
+        claim_type::<balance::decoupled_decay::DecoupledDecay>(),
+        claim_type::<balance::coupled_sign::CoupledSign>(),
+        claim_type::<balance::discrete::Discrete>(),
     ]
 }
 
