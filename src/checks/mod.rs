@@ -56,7 +56,6 @@ pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
         ("balance-laws", &balance::BalanceCheck),
         ("weight-decay", &weight_decay::WeightDecayCheck),
         ("implicit-bias", &bias::BiasCheck),
-        ("margin", &margin::MarginCheck),
         ("depth-sparsity", &sparsity::SparsityCheck),
     ]
 }
@@ -177,6 +176,8 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<escape::learning_rate::LearningRate>(),
         claim_type::<escape::sign_flip::SignFlip>(),
         claim_type::<escape::plateaus::Plateaus>(),
+        claim_type::<margin::kkt_direction::KktDirection>(),
+        claim_type::<margin::sign_max_margin::SignMaxMargin>(),
     ]
 }
 
