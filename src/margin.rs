@@ -357,7 +357,7 @@ pub fn kkt(g: &DMatrix<f64>, x: &DVector<f64>, r: f64, floor: f64, active: f64, 
     let top = worst_abs(x);
     let x = &x.map(|v| if v.abs() >= floor * top { v } else { 0.0 });
     let m = (g * x).iter().fold(f64::INFINITY, |a: f64, &v| if v.is_nan() { f64::NAN } else { a.min(v) });
-    if !(m > 0.0 && m.is_finite()) || !(r > 0.0 && r.is_finite()) {
+    if !(m > 0.0 && m.is_finite() && r > 0.0 && r.is_finite()) {
         return Kkt {
             stationarity: f64::NAN,
             slackness: f64::NAN,
@@ -457,5 +457,34 @@ mod tests {
         assert!(max_margin(&g, f64::NAN).is_err());
         let inseparable = DMatrix::from_row_slice(2, 1, &[1.0, -1.0]);
         assert!(max_margin(&inseparable, 0.5).is_err());
+    }
+
+    #[test]
+    fn nnls_matches_least_squares_inside_and_clips_outside_the_orthant() {
+        // an interior solution is the least-squares one
+        let b = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        let mu = nnls(&b, &(&b * DVector::from_vec(vec![2.0, 3.0])));
+        assert!((mu - DVector::from_vec(vec![2.0, 3.0])).norm() < 1e-12);
+        // c = (1, −1) with B = I: the nonnegative optimum is (1, 0)
+        let mu = nnls(&DMatrix::identity(2, 2), &DVector::from_vec(vec![1.0, -1.0]));
+        assert!((mu - DVector::from_vec(vec![1.0, 0.0])).norm() < 1e-12);
+    }
+
+    #[test]
+    fn the_optimum_satisfies_its_own_kkt_conditions_and_not_another_exponents() {
+        // the clarabel ℓ_{1.5} optimum (dense): stationarity on every coordinate with μ ≥ 0
+        let g = data(1);
+        let x = max_margin(&g, 1.5).unwrap().x;
+        let own = kkt(&g, &x, 1.5, 1e-6, 1e-6, true);
+        assert!(own.stationarity < 1e-6, "{}", own.stationarity);
+        assert!(own.multipliers.min() >= 0.0);
+        // the same point is no KKT point of the ℓ_2 problem
+        assert!(kkt(&g, &x, 2.0, 1e-6, 1e-6, true).stationarity > 1e-2);
+        // the ℓ1 LP optimum: |(Gᵀμ)_i| ≤ 1 off its support, and ℓ_{1.2} fails there
+        let x = max_margin(&g, 1.0).unwrap().x;
+        let l1 = kkt(&g, &x, 1.0, 1e-6, 1e-6, true);
+        assert!(l1.stationarity < 1e-6 && l1.dead < 1e-6, "{l1:?}");
+        // a direction that does not separate gives NaN
+        assert!(kkt(&g, &DVector::zeros(5), 1.0, 1e-2, 1e-2, true).stationarity.is_nan());
     }
 }
