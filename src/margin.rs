@@ -331,16 +331,18 @@ pub fn nnls(b: &DMatrix<f64>, c: &DVector<f64>) -> DVector<f64> {
 /// `∇_i = r sign(x̂_i)|x̂_i|^{r−1} = (Gᵀμ)_i` on the alive coordinates S, with `μ ≥ 0` found by
 /// nonnegative least squares ([`nnls`]) on the active constraints (slack `(Gx̂)_k − 1 ≤ active`, μ = 0
 /// elsewhere, so complementary slackness holds up to `active`), and at the dead coordinates
-/// (r ≥ 1, when `dead` is set) the bound the stationarity equation implies below the floor:
-/// `|(Gᵀμ)_i| ≤ r (s‖x̂‖∞)^{r−1}` (for r = 1: `|(Gᵀμ)_i| ≤ 1`, the ℓ1 subdifferential).
+/// (r ≥ 1, when `dead` is set) the condition at `x̂_i = 0`: `(Gᵀμ)_i = r|0|^{r−1} = 0` for r > 1,
+/// `|(Gᵀμ)_i| ≤ 1` (the ℓ1 subdifferential) for r = 1; for r < 1 it is vacuous (`|x|^r` has
+/// infinite slope at 0).
 #[derive(Debug, Clone)]
 pub struct Kkt {
     /// `‖(Gᵀμ − ∇)_S‖₂ / ‖∇_S‖₂`.
     pub stationarity: f64,
     /// `Σ_k μ_k ((Gx̂)_k − 1) / Σ_k μ_k`: the multiplier-weighted slack of the margin constraints.
     pub slackness: f64,
-    /// r ≥ 1: `max_{i dead} (|(Gᵀμ)_i| − r (s‖x̂‖∞)^{r−1})₊ / ‖∇_S‖∞`; 0 for r < 1 (where the
-    /// first-order condition at x_i = 0 is vacuous) or without dead coordinates.
+    /// r ≥ 1: `max_{i dead} (|(Gᵀμ)_i| − b)₊ / ‖∇_S‖∞` with `b = 1` for r = 1 and `b = 0` for
+    /// r > 1; 0 for r < 1 (where the first-order condition at x_i = 0 is vacuous), without dead
+    /// coordinates, or when the condition is not claimed.
     pub dead: f64,
     /// The multipliers μ ≥ 0.
     pub multipliers: DVector<f64>,
@@ -367,7 +369,6 @@ pub fn kkt(g: &DMatrix<f64>, x: &DVector<f64>, r: f64, floor: f64, active: f64, 
         };
     }
     let xh = x / m;
-    let top = worst_abs(&xh);
     let alive: Vec<usize> = (0..d).filter(|&i| xh[i] != 0.0).collect();
     let grad =
         DVector::from_iterator(alive.len(), alive.iter().map(|&i| r * xh[i].signum() * xh[i].abs().powf(r - 1.0)));
@@ -381,7 +382,8 @@ pub fn kkt(g: &DMatrix<f64>, x: &DVector<f64>, r: f64, floor: f64, active: f64, 
     let slackness = mu.iter().zip(slack.iter()).map(|(u, s)| u * (s - 1.0)).sum::<f64>() / mu.sum();
     let scale = grad.amax();
     let dual = g.transpose() * &mu / scale;
-    let bound = r * (floor * top).powf(r - 1.0) / scale;
+    // at x_i = 0: |∂_i| ≤ 1 for r = 1 (∇ = sign on S, so ‖∇_S‖∞ = 1), ∂_i = 0 for r > 1
+    let bound = if r == 1.0 { 1.0 / scale } else { 0.0 };
     let dead = if r < 1.0 || !dead {
         0.0
     } else {

@@ -8,9 +8,9 @@
 //!   nonnegative least squares: a wrong exponent changes `|x̂_i|^{r−1}` on ≥ 2 alive coordinates and
 //!   leaves a residual, or needs a negative multiplier;
 //! - dead coordinates, r ≥ 1, when the flow's weights cannot vanish (GF, q = 2: φ_q is linear and
-//!   the weights decay but stay nonzero) or the global optimum is claimed: the bound the stationarity
-//!   equation implies below the floor, `|(Gᵀμ)_i| ≤ r (support·‖x̂‖∞)^{r−1}` (r = 1: `|(Gᵀμ)_i| ≤ 1`,
-//!   the ℓ1 subdifferential). For q < 2 a coordinate whose weights vanish in finite time rests at a
+//!   the weights decay but stay nonzero) or the global optimum is claimed: the condition at the
+//!   limit's `x̂_i = 0`, `(Gᵀμ)_i = 0` for r > 1 and `|(Gᵀμ)_i| ≤ 1` (the ℓ1 subdifferential) for
+//!   r = 1. For q < 2 a coordinate whose weights vanish in finite time rests at a
 //!   saddle of the product map, where the first-order condition is vacuous; for r < 1 it is vacuous
 //!   at x_i = 0 anyway;
 //! - the margin `min_k (Gx)_k/‖x‖_r` along the sweep vs the optimum on the alive coordinates (convex
@@ -168,7 +168,7 @@ impl Claim for KktDirection {
         if dead_applies && dead_count > 0 {
             rows.push(Evidence::with_error(
                 case,
-                &format!("dead coordinates: excess of |(Gᵀμ)_i|/‖∇‖∞ over r(support·‖x̂‖∞)^(r−1) ({dead_count})"),
+                &format!("dead coordinates ({dead_count}): excess of |(Gᵀμ)_i|/‖∇‖∞ over its bound at x_i = 0 (r = 1: 1, r > 1: 0)"),
                 0.0,
                 k.dead,
                 k.dead,
