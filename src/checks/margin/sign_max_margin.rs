@@ -30,10 +30,6 @@ pub struct SignMarginTolerance {
     pub shrink: f64,
 }
 
-fn infinity() -> Option<f64> {
-    None
-}
-
 /// SignGF's normalised ℓ∞ margin increases to the ℓ∞ max margin, for every depth.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,7 +54,6 @@ pub struct SignMaxMargin {
     #[serde(default = "default_support")]
     pub support: f64,
     /// The claimed exponent r of the margin norm (default ∞, for every depth).
-    #[serde(default = "infinity")]
     pub exponent: Option<f64>,
     /// What the limit is claimed to be: optimal on the alive coordinates (`kkt`) or globally.
     #[serde(default = "kkt")]
