@@ -630,8 +630,7 @@ fn run(cli: Cli) -> InputResult<bool> {
 
 /// `mirrorflow margin`: see the subcommand's doc.
 fn margin(cmd: Command) -> InputResult<bool> {
-    use mirrorflow::checks::margin::{prediction, signed_data, sweep};
-    use mirrorflow::margin::{margin_exponent, max_margin, norm};
+    use mirrorflow::margin::{margin_exponent, max_margin, norm, prediction, signed_data, sweep};
     let Command::Margin { data, depth, q, alpha, times, support, format } = cmd else {
         unreachable!("margin subcommand")
     };
@@ -650,7 +649,7 @@ fn margin(cmd: Command) -> InputResult<bool> {
     let source = data.display().to_string();
     let problem = Problem::load(&data)?;
     let r = margin_exponent(q, depth);
-    let run = sweep(&problem, depth, q, alpha, &times, r).map_err(|e| {
+    let run = sweep(&problem, depth, q, alpha, &times, r, &Default::default()).map_err(|e| {
         let field = if e.location == "loss" { format!("{source}: loss") } else { format!("--{}", e.location) };
         InputError::new(field, e.message)
     })?;

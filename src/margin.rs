@@ -11,7 +11,11 @@
 
 use crate::bias::{solve_conic, Reference};
 use crate::error::{InputError, InputResult};
+use crate::flow::{Flow, SteepestFlow, WeightDecay};
 use crate::geometry::dual_exponent;
+use crate::ode::{IntegrationFailure, Settings, Stats, Trajectory};
+use crate::problem::{Loss, Problem};
+use crate::reparam::{DeepDiagonal, Initialization};
 use crate::verdict::worst_abs;
 use nalgebra::{DMatrix, DVector};
 
@@ -171,6 +175,223 @@ pub fn max_margin_on(g: &DMatrix<f64>, r: f64, support: &[usize]) -> InputResult
     Ok(sol)
 }
 
+/// Integrates the flow through `times`: plainly up to t = 1, in s = ln t beyond (q > 1).
+fn trajectory(
+    flow: &SteepestFlow,
+    w0: &DVector<f64>,
+    times: &[f64],
+    settings: &Settings,
+) -> Result<Trajectory, IntegrationFailure> {
+    let early: Vec<f64> = times.iter().copied().filter(|&t| flow.q == 1.0 || t <= 1.0).collect();
+    let late: Vec<f64> = times.iter().copied().filter(|&t| flow.q > 1.0 && t > 1.0).collect();
+    if late.is_empty() {
+        return flow.run(w0, &early, None, settings);
+    }
+    let mut head = flow.run(w0, &[early.as_slice(), &[1.0]].concat(), None, settings)?;
+    let tail = flow.run_log_time(head.last(), &late, settings)?;
+    head.t.pop();
+    head.y.pop();
+    // the wrapper stops exactly at the requested times: keep them rather than exp(ln t)
+    head.t.extend(late.iter().take(tail.t.len() - 1));
+    head.y.extend(tail.y.into_iter().skip(1));
+    head.stats += tail.stats;
+    Ok(head)
+}
+
+/// The margins of a flow along a sweep of times.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    /// The sample times t > 0.
+    pub times: Vec<f64>,
+    /// x(t).
+    pub x: Vec<DVector<f64>>,
+    /// Normalised margins `min_k y_k a_kᵀx / ‖x‖_r`.
+    pub margins: Vec<f64>,
+    /// Smoothed margins `−ln F(w)/‖w‖_p^L` in the flow's parameter norm, `p = q/(q−1)`.
+    pub smoothed: Vec<f64>,
+    /// Solver statistics.
+    pub stats: Stats,
+}
+
+/// Runs the ℓ_q steepest flow of the two-sided balanced depth-L model (scale α) on
+/// exponential-loss data through increasing `times` (q > 1: all above t = 1) and measures the
+/// ℓ_r margins, integrating with `settings`. The outer error is bad input, the inner one an integration failure.
+pub fn sweep(
+    problem: &Problem,
+    depth: usize,
+    q: f64,
+    alpha: f64,
+    times: &[f64],
+    r: f64,
+    settings: &Settings,
+) -> InputResult<Result<Sweep, IntegrationFailure>> {
+    if problem.loss != Loss::Exponential {
+        return Err(InputError::new("loss", "margins are measured for the exponential loss"));
+    }
+    if times.is_empty() || times.windows(2).any(|p| p[1] <= p[0]) || times.iter().any(|t| t.is_nan() || *t <= 0.0) {
+        return Err(InputError::new("times", "must be positive and increasing"));
+    }
+    if q > 1.0 && times[0] <= 1.0 {
+        // log time from t = 1, and the rate envelope of q > 1 flows is in ln t
+        return Err(InputError::new("times", "for q > 1 the sweep must lie above t = 1"));
+    }
+    let log_loss = Problem { loss: Loss::LogExponential, ..problem.clone() };
+    // sign flows: ln F has the signs of ∇F and never underflows
+    let driven = if q == 1.0 { &log_loss } else { problem };
+    let model = DeepDiagonal::two_sided(depth, problem.dim());
+    let w0 = model.init(&Initialization::balanced(alpha, depth), q)?;
+    let flow = SteepestFlow { problem: driven, model: &model, q, decay: WeightDecay::None };
+    let traj = match trajectory(&flow, &w0, times, settings) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
+    let g = signed_data(problem);
+    let p = dual_exponent(q);
+    let mut out = Sweep { times: vec![], x: vec![], margins: vec![], smoothed: vec![], stats: traj.stats };
+    for (t, w) in traj.t.iter().zip(&traj.y).filter(|(t, _)| **t > 0.0) {
+        let x = flow.predictor(w);
+        out.times.push(*t);
+        out.margins.push(normalised_margin(&g, &x, r));
+        out.smoothed.push(-log_loss.loss(&x) / norm(w, p).powi(depth as i32));
+        out.x.push(x);
+    }
+    Ok(Ok(out))
+}
+
+/// `G = diag(y) A`.
+pub fn signed_data(problem: &Problem) -> DMatrix<f64> {
+    DMatrix::from_fn(problem.samples(), problem.dim(), |k, j| problem.y[k] * problem.a[(k, j)])
+}
+
+/// The predicted max-margin point for a flow ending at `x`: the global optimum, or (a w-space
+/// KKT point) the optimum on the coordinates alive at x, `|x_i| ≥ floor·‖x‖∞`; with those
+/// coordinates.
+pub fn prediction(
+    g: &DMatrix<f64>,
+    r: f64,
+    x: &DVector<f64>,
+    floor: f64,
+    global: bool,
+) -> InputResult<(Reference, Vec<usize>)> {
+    let top = norm(x, f64::INFINITY);
+    let alive: Vec<usize> = (0..x.len()).filter(|&i| x[i].abs() >= floor * top).collect();
+    let reference = if global { max_margin(g, r)? } else { max_margin_on(g, r, &alive)? };
+    Ok((reference, alive))
+}
+
+/// Nonnegative least squares `argmin_{μ ≥ 0} ‖Bμ − c‖₂` by the active-set method of Lawson and
+/// Hanson: move the variable with the largest gradient `(Bᵀ(c − Bμ))_j > 0` into the passive set,
+/// solve the unconstrained least squares on it, and step back to the boundary while a passive
+/// variable would turn negative. The loops are capped (3m + 10 outer, m + 2 inner steps); the result
+/// is always feasible.
+pub fn nnls(b: &DMatrix<f64>, c: &DVector<f64>) -> DVector<f64> {
+    let m = b.ncols();
+    let mut mu = DVector::zeros(m);
+    let mut passive = vec![false; m];
+    let tol = 1e-13 * (b.norm() * c.norm()).max(f64::MIN_POSITIVE);
+    for _ in 0..3 * m + 10 {
+        let w = b.transpose() * (c - b * &mu);
+        let entering = (0..m).filter(|&j| !passive[j]).max_by(|&i, &j| w[i].total_cmp(&w[j])).filter(|&j| w[j] > tol);
+        let Some(j) = entering else { break };
+        passive[j] = true;
+        for _ in 0..m + 2 {
+            let idx: Vec<usize> = (0..m).filter(|&j| passive[j]).collect();
+            if idx.is_empty() {
+                break;
+            }
+            let bp = b.select_columns(&idx);
+            let Ok(z) = bp.clone().svd(true, true).solve(c, 1e-14) else { break };
+            if z.iter().all(|&v| v > 0.0) {
+                mu.fill(0.0);
+                idx.iter().zip(z.iter()).for_each(|(&j, &v)| mu[j] = v);
+                break;
+            }
+            // step from μ towards z until the first passive variable reaches 0
+            let step = idx
+                .iter()
+                .zip(z.iter())
+                .filter(|(_, &v)| v <= 0.0)
+                .map(|(&j, &v)| mu[j] / (mu[j] - v))
+                .fold(1.0, f64::min);
+            for (&j, &v) in idx.iter().zip(z.iter()) {
+                mu[j] += step * (v - mu[j]);
+                if mu[j] <= 1e-15 * z.amax() {
+                    mu[j] = 0.0;
+                    passive[j] = false;
+                }
+            }
+        }
+    }
+    mu
+}
+
+/// The first-order (KKT) conditions of `min Σ|x_i|^r s.t. Gx ≥ 1` (0 < r < ∞) at the direction of a
+/// flow's `x` with its dead coordinates (`|x_i| < s‖x‖∞`, floor s) set to 0 — the claimed limit is
+/// supported on the alive ones — scaled to `x̂ = x_S / min_k (Gx_S)_k`: stationarity
+/// `∇_i = r sign(x̂_i)|x̂_i|^{r−1} = (Gᵀμ)_i` on the alive coordinates S, with `μ ≥ 0` found by
+/// nonnegative least squares ([`nnls`]) on the active constraints (slack `(Gx̂)_k − 1 ≤ active`, μ = 0
+/// elsewhere, so complementary slackness holds up to `active`), and at the dead coordinates
+/// (r ≥ 1, when `dead` is set) the condition at `x̂_i = 0`: `(Gᵀμ)_i = r|0|^{r−1} = 0` for r > 1,
+/// `|(Gᵀμ)_i| ≤ 1` (the ℓ1 subdifferential) for r = 1; for r < 1 it is vacuous (`|x|^r` has
+/// infinite slope at 0).
+#[derive(Debug, Clone)]
+pub struct Kkt {
+    /// `‖(Gᵀμ − ∇)_S‖₂ / ‖∇_S‖₂`.
+    pub stationarity: f64,
+    /// `Σ_k μ_k ((Gx̂)_k − 1) / Σ_k μ_k`: the multiplier-weighted slack of the margin constraints.
+    pub slackness: f64,
+    /// r ≥ 1: `max_{i dead} (|(Gᵀμ)_i| − b)₊ / ‖∇_S‖∞` with `b = 1` for r = 1 and `b = 0` for
+    /// r > 1; 0 for r < 1 (where the first-order condition at x_i = 0 is vacuous), without dead
+    /// coordinates, or when the condition is not claimed.
+    pub dead: f64,
+    /// The multipliers μ ≥ 0.
+    pub multipliers: DVector<f64>,
+    /// `(Gᵀμ)_i / ‖∇_S‖∞` at each coordinate (for reports).
+    pub dual: DVector<f64>,
+}
+
+/// [`Kkt`] of `x` for the exponent `r` (finite, > 0) with the alive coordinates
+/// `|x_i| ≥ floor · ‖x‖∞`, the active constraints within `active` of the margin and the
+/// dead-coordinate bound if `dead`. NaN fields when x_S does not separate the data (`min (Gx_S)_k ≤ 0`).
+pub fn kkt(g: &DMatrix<f64>, x: &DVector<f64>, r: f64, floor: f64, active: f64, dead: bool) -> Kkt {
+    let (n, d) = g.shape();
+    // the claimed limit is supported on the alive coordinates: the dead ones are set to 0
+    let top = worst_abs(x);
+    let x = &x.map(|v| if v.abs() >= floor * top { v } else { 0.0 });
+    let m = (g * x).iter().fold(f64::INFINITY, |a: f64, &v| if v.is_nan() { f64::NAN } else { a.min(v) });
+    if !(m > 0.0 && m.is_finite() && r > 0.0 && r.is_finite()) {
+        return Kkt {
+            stationarity: f64::NAN,
+            slackness: f64::NAN,
+            dead: f64::NAN,
+            multipliers: DVector::from_element(n, f64::NAN),
+            dual: DVector::from_element(d, f64::NAN),
+        };
+    }
+    let xh = x / m;
+    let alive: Vec<usize> = (0..d).filter(|&i| xh[i] != 0.0).collect();
+    let grad =
+        DVector::from_iterator(alive.len(), alive.iter().map(|&i| r * xh[i].signum() * xh[i].abs().powf(r - 1.0)));
+    let slack = g * &xh;
+    let rows: Vec<usize> = (0..n).filter(|&k| slack[k] - 1.0 <= active).collect();
+    let gs = DMatrix::from_fn(alive.len(), rows.len(), |i, k| g[(rows[k], alive[i])]);
+    let mut mu = DVector::zeros(n);
+    rows.iter().zip(nnls(&gs, &grad).iter()).for_each(|(&k, &v)| mu[k] = v);
+    let gs = DMatrix::from_fn(alive.len(), n, |i, k| g[(k, alive[i])]);
+    let stationarity = (&gs * &mu - &grad).norm() / grad.norm();
+    let slackness = mu.iter().zip(slack.iter()).map(|(u, s)| u * (s - 1.0)).sum::<f64>() / mu.sum();
+    let scale = grad.amax();
+    let dual = g.transpose() * &mu / scale;
+    // at x_i = 0: |∂_i| ≤ 1 for r = 1 (∇ = sign on S, so ‖∇_S‖∞ = 1), ∂_i = 0 for r > 1
+    let bound = if r == 1.0 { 1.0 / scale } else { 0.0 };
+    let dead = if r < 1.0 || !dead {
+        0.0
+    } else {
+        (0..d).filter(|i| !alive.contains(i)).map(|i| (dual[i].abs() - bound).max(0.0)).fold(0.0, f64::max)
+    };
+    Kkt { stationarity, slackness, dead, multipliers: mu, dual }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +459,34 @@ mod tests {
         assert!(max_margin(&g, f64::NAN).is_err());
         let inseparable = DMatrix::from_row_slice(2, 1, &[1.0, -1.0]);
         assert!(max_margin(&inseparable, 0.5).is_err());
+    }
+
+    #[test]
+    fn nnls_matches_least_squares_inside_and_clips_outside_the_orthant() {
+        // an interior solution is the least-squares one
+        let b = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        let mu = nnls(&b, &(&b * DVector::from_vec(vec![2.0, 3.0])));
+        assert!((mu - DVector::from_vec(vec![2.0, 3.0])).norm() < 1e-12);
+        // c = (1, −1) with B = I: the nonnegative optimum is (1, 0)
+        let mu = nnls(&DMatrix::identity(2, 2), &DVector::from_vec(vec![1.0, -1.0]));
+        assert!((mu - DVector::from_vec(vec![1.0, 0.0])).norm() < 1e-12);
+    }
+
+    #[test]
+    fn the_optimum_satisfies_its_own_kkt_conditions_and_not_another_exponents() {
+        // the clarabel ℓ_{1.5} optimum (dense): stationarity on every coordinate with μ ≥ 0
+        let g = data(1);
+        let x = max_margin(&g, 1.5).unwrap().x;
+        let own = kkt(&g, &x, 1.5, 1e-6, 1e-6, true);
+        assert!(own.stationarity < 1e-6, "{}", own.stationarity);
+        assert!(own.multipliers.min() >= 0.0);
+        // the same point is no KKT point of the ℓ_2 problem
+        assert!(kkt(&g, &x, 2.0, 1e-6, 1e-6, true).stationarity > 1e-2);
+        // the ℓ1 LP optimum: |(Gᵀμ)_i| ≤ 1 off its support, and ℓ_{1.2} fails there
+        let x = max_margin(&g, 1.0).unwrap().x;
+        let l1 = kkt(&g, &x, 1.0, 1e-6, 1e-6, true);
+        assert!(l1.stationarity < 1e-6 && l1.dead < 1e-6, "{l1:?}");
+        // a direction that does not separate gives NaN
+        assert!(kkt(&g, &DVector::zeros(5), 1.0, 1e-2, 1e-2, true).stationarity.is_nan());
     }
 }

@@ -39,9 +39,9 @@ fn bad_cards_are_rejected_with_field_and_line() {
     assert_bad_input(&mirrorflow(&["--cards", dir.to_str().unwrap(), "list"]), "parameters.alpha");
     assert_bad_input(&mirrorflow(&["check", "mirror-flow-lambda", "--set", "q=3"]), "parameters.q");
     assert_bad_input(&mirrorflow(&["check", "no-such-card"]), "no-such-card");
-    assert_bad_input(&mirrorflow(&["check", "margin", "--set", "prediction=\"best\""]), "parameters.prediction");
+    assert_bad_input(&mirrorflow(&["check", "margin", "--set", "prediction=\"best\""]), "--set prediction");
     assert_bad_input(&mirrorflow(&["check", "margin", "--set", "exponent=-1"]), "exponent");
-    assert_bad_input(&mirrorflow(&["check", "margin", "--set", "times=[1e3, 1e2]"]), "parameters.times");
+    assert_bad_input(&mirrorflow(&["check", "margin", "--set", "times=[1e3, 1e2]"]), "--set times");
 }
 
 fn write_data(name: &str, json: &str) -> PathBuf {

@@ -1,7 +1,9 @@
 //! The `margin` family: exponential-loss steepest flows on separable data vs the ℓ_{p/L}
-//! max-margin problems — (L, q) = (2, 2) ℓ1 LP, (3, 2) nonconvex ℓ_{2/3} by vertex enumeration,
-//! (2, 1.5) ℓ_{3/2} power cones, SignGF ℓ∞ LP at L = 1, 2, 3 — with wrong-exponent and
-//! global-optimum controls that must FAIL. Evidence snapshotted.
+//! max-margin problems. `margin/kkt-direction`: the KKT conditions at the flow's direction —
+//! (L, q) = (2, 2) ℓ1 (3 alive coordinates), (3, 2) nonconvex ℓ_{2/3} (3 alive), (2, 1.5) ℓ_{3/2}
+//! (4 alive) — with wrong-exponent (1.2 vs 1, 1.4/1.6 vs 1.5, 0.5/1 vs 2/3), global-optimum and
+//! support controls that must FAIL; `margin/sign-max-margin`: SignGF's ℓ∞ margin at L = 1, 2, 3.
+//! Evidence snapshotted.
 mod common;
 
 #[test]

@@ -55,7 +55,6 @@ pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
     vec![
         ("mirror-flow", &mirror_flow::MirrorFlowCheck),
         ("implicit-bias", &bias::BiasCheck),
-        ("margin", &margin::MarginCheck),
         ("depth-sparsity", &sparsity::SparsityCheck),
     ]
 }
@@ -188,6 +187,8 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<balance::decoupled_decay::DecoupledDecay>(),
         claim_type::<balance::coupled_sign::CoupledSign>(),
         claim_type::<balance::discrete::Discrete>(),
+        claim_type::<margin::kkt_direction::KktDirection>(),
+        claim_type::<margin::sign_max_margin::SignMaxMargin>(),
     ]
 }
 
