@@ -55,7 +55,6 @@ pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
         ("mirror-flow", &mirror_flow::MirrorFlowCheck),
         ("balance-laws", &balance::BalanceCheck),
         ("weight-decay", &weight_decay::WeightDecayCheck),
-        ("implicit-bias", &bias::BiasCheck),
         ("margin", &margin::MarginCheck),
         ("depth-sparsity", &sparsity::SparsityCheck),
     ]
@@ -177,6 +176,9 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<escape::learning_rate::LearningRate>(),
         claim_type::<escape::sign_flip::SignFlip>(),
         claim_type::<escape::plateaus::Plateaus>(),
+        claim_type::<bias::bregman::Bregman>(),
+        claim_type::<bias::generalised::Generalised>(),
+        claim_type::<bias::rich_kernel::RichKernel>(),
     ]
 }
 
