@@ -52,7 +52,6 @@ impl Tolerances<'_> {
 /// All check kinds.
 pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
     vec![
-        ("mirror-flow", &mirror_flow::MirrorFlowCheck),
         ("balance-laws", &balance::BalanceCheck),
         ("weight-decay", &weight_decay::WeightDecayCheck),
         ("margin", &margin::MarginCheck),
@@ -179,6 +178,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<bias::bregman::Bregman>(),
         claim_type::<bias::generalised::Generalised>(),
         claim_type::<bias::rich_kernel::RichKernel>(),
+        claim_type::<mirror_flow::deep_diagonal::DeepDiagonalMirror>(),
     ]
 }
 
