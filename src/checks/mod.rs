@@ -55,7 +55,6 @@ pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
         ("balance-laws", &balance::BalanceCheck),
         ("weight-decay", &weight_decay::WeightDecayCheck),
         ("margin", &margin::MarginCheck),
-        ("depth-sparsity", &sparsity::SparsityCheck),
     ]
 }
 
@@ -179,6 +178,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<bias::generalised::Generalised>(),
         claim_type::<bias::rich_kernel::RichKernel>(),
         claim_type::<mirror_flow::deep_diagonal::DeepDiagonalMirror>(),
+        claim_type::<sparsity::depth_concentration::DepthConcentration>(),
     ]
 }
 

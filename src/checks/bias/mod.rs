@@ -257,10 +257,13 @@ mod tests {
             assert!(p.converged);
             let d = divergence(&s.model, &s.w0, s.q, &s.init.constants, &p.x);
             assert!((d - p.objective).abs() <= 1e-10 * p.objective.abs(), "{model:?}: {d} vs {}", p.objective);
-            // any other interpolator has a larger divergence
-            let x0 = s.model.x(&s.w0);
-            let e = bias::euclidean_projection(a, y, &x0).unwrap();
-            assert!(divergence(&s.model, &s.w0, s.q, &s.init.constants, &e.x) > d);
+            // a nearby interpolator (x* moved along the null space of A) has a larger divergence
+            let v = DVector::from_fn(8, |k, _| (k as f64 * 0.7).sin());
+            let null = &v - a.transpose() * (a * a.transpose()).lu().solve(&(a * &v)).unwrap();
+            let eps = 1e-3 * p.x.iter().fold(f64::INFINITY, |m, v| m.min(v.abs()));
+            let moved = &p.x + &null * (eps / null.norm());
+            assert!((a * &moved - y).norm() < 1e-10);
+            assert!(divergence(&s.model, &s.w0, s.q, &s.init.constants, &moved) > d, "{model:?}");
         }
     }
 }
