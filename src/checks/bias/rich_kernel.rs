@@ -84,11 +84,11 @@ impl Claim for RichKernel {
 
     fn validate(&self) -> InputResult<()> {
         regression(Model::TwoSided, 2, 2.0, 1.0, 0.0, self.seed, self.samples, self.dim, self.sparsity)?;
-        if self.alphas.len() < 3 || self.alphas.windows(2).any(|w| !(w[1] > w[0])) {
-            return Err(InputError::new("alphas", "needs at least three increasing values"));
-        }
         if let Some(a) = self.alphas.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
             return Err(InputError::new("alphas", format!("every α must be positive and finite, got {a}")));
+        }
+        if self.alphas.len() < 3 || self.alphas.windows(2).any(|w| w[1] <= w[0]) {
+            return Err(InputError::new("alphas", "needs at least three increasing values"));
         }
         if self.alphas.len() > 50 {
             return Err(InputError::new("alphas", "at most 50 values (a budget)"));
