@@ -249,7 +249,7 @@ pub struct Projection {
     pub objective: f64,
     /// `P − D` with `D(ν) = yᵀν − Σ (R*(θ) − R*(θ0))`.
     pub gap: f64,
-    /// Whether the acceptance tolerance was met.
+    /// Whether the acceptance tolerance was met with a finite bound, residual, objective and x.
     pub converged: bool,
     /// Solver statistics.
     pub stats: SolverStats,
@@ -451,7 +451,6 @@ pub fn generalized_projection(
     }
     let x = dual.x(&nu);
     let theta = dual.theta(&nu);
-    let converged = residual <= settings.accept * (1.0 + y.norm()) && x.iter().all(|v| v.is_finite());
     let dual_value = if a == b {
         y.dot(&nu) - theta.iter().zip(theta0.iter()).map(|(&t, &t0)| map.conjugate(t) - map.conjugate(t0)).sum::<f64>()
     } else {
@@ -464,6 +463,14 @@ pub fn generalized_projection(
         .zip(x.iter())
         .map(|((&t, &t0), &xk)| (t - t0) * xk - map.conjugate(t) + map.conjugate(t0))
         .sum::<f64>();
+    // converged: the residual meets the acceptance bound, and every figure is finite (data whose
+    // norms overflow make the bound itself infinite: that is never convergence)
+    let bound = settings.accept * (1.0 + y.norm());
+    let converged = bound.is_finite()
+        && residual.is_finite()
+        && residual <= bound
+        && objective.is_finite()
+        && x.iter().all(|v| v.is_finite());
     let stats = SolverStats {
         method,
         iterations,
@@ -655,6 +662,16 @@ mod tests {
         // R'' = 1/sqrt(λ² + 4x²) = (1/λ)(1 − 2x²/λ² + …): relative deviation ≈ 2x²/λ² ≈ 1e-11
         assert!((&proj.x - &reference.x).norm() < 1e-6 * reference.x.norm(), "{}", (&proj.x - &reference.x).norm());
         assert!(proj.gap.abs() < 1e-8);
+    }
+
+    #[test]
+    fn overflowing_data_never_converge() {
+        // entries 1e200: ‖y‖ and the residual overflow to inf, so "residual ≤ accept·(1 + ‖y‖)"
+        // would read inf ≤ inf
+        let a = DMatrix::from_row_slice(2, 3, &[1e200, 1.0, 2.0, 1.0, 1e200, 3.0]);
+        let y = DVector::from_vec(vec![1e200, 1e200]);
+        let p = project(&LambdaBalanced { q: 2.0, lambda: 0.5 }, &a, &y, &DVector::from_element(3, 0.1));
+        assert!(!p.converged, "residual {} objective {}", p.residual, p.objective);
     }
 
     #[test]

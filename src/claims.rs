@@ -135,179 +135,6 @@ pub struct Card {
     overridden: std::collections::BTreeSet<String>,
 }
 
-/// The value kind of a parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A real number.
-    Real,
-    /// An integer.
-    Int,
-    /// A string.
-    Text,
-    /// A list of reals (a grid axis is then a list of lists).
-    Reals,
-}
-
-/// A parameter a check understands, with its constraint.
-#[derive(Debug, Clone, Copy)]
-pub struct ParamSpec {
-    /// The key.
-    pub name: &'static str,
-    /// Its kind.
-    pub kind: Kind,
-    /// Validation of one value (reals: each element); returns the reason on failure.
-    pub valid: fn(&Value) -> Result<(), String>,
-    /// What it means.
-    pub doc: &'static str,
-}
-
-/// Common parameter constraints.
-pub mod constraint {
-    use toml::Value;
-
-    fn real(v: &Value) -> Result<f64, String> {
-        match v {
-            Value::Float(f) => Ok(*f),
-            Value::Integer(i) => Ok(*i as f64),
-            other => Err(format!("expected a number, got {other}")),
-        }
-    }
-
-    /// Any finite number.
-    pub fn any(v: &Value) -> Result<(), String> {
-        match v {
-            Value::Array(a) => a.iter().try_for_each(any),
-            Value::String(_) => Ok(()),
-            _ => real(v).and_then(|x| if x.is_finite() { Ok(()) } else { Err("must be finite".into()) }),
-        }
-    }
-
-    /// q ∈ [1, 2].
-    pub fn q(v: &Value) -> Result<(), String> {
-        let x = real(v)?;
-        if (1.0..=2.0).contains(&x) {
-            Ok(())
-        } else {
-            Err(format!("q must lie in [1, 2], got {x}"))
-        }
-    }
-
-    /// An integer ≥ 1.
-    pub fn at_least_one(v: &Value) -> Result<(), String> {
-        match v {
-            Value::Integer(i) if *i >= 1 => Ok(()),
-            other => Err(format!("must be an integer ≥ 1, got {other}")),
-        }
-    }
-
-    /// A finite number > 0.
-    pub fn positive(v: &Value) -> Result<(), String> {
-        let x = real(v)?;
-        if x.is_finite() && x > 0.0 {
-            Ok(())
-        } else {
-            Err(format!("must be positive, got {x}"))
-        }
-    }
-
-    /// A finite number ≥ 0.
-    pub fn nonnegative(v: &Value) -> Result<(), String> {
-        let x = real(v)?;
-        if x.is_finite() && x >= 0.0 {
-            Ok(())
-        } else {
-            Err(format!("must be non-negative, got {x}"))
-        }
-    }
-}
-
-/// One point of a card's parameter grid.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Point {
-    values: BTreeMap<String, Value>,
-}
-
-impl Point {
-    /// A point from explicit values.
-    pub fn new(values: BTreeMap<String, Value>) -> Self {
-        Self { values }
-    }
-
-    fn get(&self, key: &str) -> InputResult<&Value> {
-        self.values.get(key).ok_or_else(|| InputError::new(format!("parameters.{key}"), "missing"))
-    }
-
-    /// Whether the key is set.
-    pub fn has(&self, key: &str) -> bool {
-        self.values.contains_key(key)
-    }
-
-    /// A real parameter.
-    pub fn real(&self, key: &str) -> InputResult<f64> {
-        match self.get(key)? {
-            Value::Float(f) => Ok(*f),
-            Value::Integer(i) => Ok(*i as f64),
-            v => Err(InputError::new(format!("parameters.{key}"), format!("expected a number, got {v}"))),
-        }
-    }
-
-    /// A real parameter with a default.
-    pub fn real_or(&self, key: &str, default: f64) -> InputResult<f64> {
-        if self.has(key) {
-            self.real(key)
-        } else {
-            Ok(default)
-        }
-    }
-
-    /// An integer parameter.
-    pub fn int(&self, key: &str) -> InputResult<i64> {
-        match self.get(key)? {
-            Value::Integer(i) => Ok(*i),
-            v => Err(InputError::new(format!("parameters.{key}"), format!("expected an integer, got {v}"))),
-        }
-    }
-
-    /// An integer parameter with a default.
-    pub fn int_or(&self, key: &str, default: i64) -> InputResult<i64> {
-        if self.has(key) {
-            self.int(key)
-        } else {
-            Ok(default)
-        }
-    }
-
-    /// A string parameter with a default.
-    pub fn text_or(&self, key: &str, default: &str) -> InputResult<String> {
-        match self.values.get(key) {
-            None => Ok(default.to_string()),
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(v) => Err(InputError::new(format!("parameters.{key}"), format!("expected a string, got {v}"))),
-        }
-    }
-
-    /// A list-of-reals parameter (empty if absent).
-    pub fn reals(&self, key: &str) -> InputResult<Vec<f64>> {
-        match self.values.get(key) {
-            None => Ok(vec![]),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| match v {
-                    Value::Float(f) => Ok(*f),
-                    Value::Integer(i) => Ok(*i as f64),
-                    v => Err(InputError::new(format!("parameters.{key}"), format!("expected numbers, got {v}"))),
-                })
-                .collect(),
-            Some(v) => Err(InputError::new(format!("parameters.{key}"), format!("expected a list, got {v}"))),
-        }
-    }
-
-    /// A short label, e.g. `L=3 q=1`, from the keys that vary over the grid.
-    pub fn label(&self, keys: &[String]) -> String {
-        keys.iter().filter_map(|k| self.values.get(k).map(|v| format!("{k}={}", show(v)))).collect::<Vec<_>>().join(" ")
-    }
-}
-
 fn show(v: &Value) -> String {
     match v {
         Value::Array(a) => format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(",")),
@@ -315,7 +142,6 @@ fn show(v: &Value) -> String {
         other => other.to_string(),
     }
 }
-
 fn line_of(text: &str, section: Option<&str>, key: &str) -> Option<usize> {
     let mut in_section = section.is_none();
     for (i, line) in text.lines().enumerate() {
@@ -423,28 +249,6 @@ impl Card {
         })
     }
 
-    /// Whether the card binds to a typed claim (`family/claim`) rather than a legacy check kind.
-    pub fn is_typed(&self) -> bool {
-        self.check.contains('/')
-    }
-
-    /// Validates a legacy card's parameters and its controls against the kind's spec.
-    pub fn validate_legacy(&self, spec: &CheckSpec) -> InputResult<()> {
-        for name in spec.tolerances {
-            if !self.tolerances.contains_key(*name) {
-                return Err(InputError::new(format!("{}: tolerance.{name}", self.source), "missing"));
-            }
-        }
-        self.validate(spec, &self.parameters)?;
-        for (i, control) in self.negative_controls.iter().enumerate() {
-            let mutated = self.with_overrides(&control.set);
-            self.validate(spec, &mutated).map_err(|e| {
-                InputError::new(format!("{}: negative_control[{i}].set ({})", self.source, e.location), e.message)
-            })?;
-        }
-        Ok(())
-    }
-
     /// The parameters of the card itself (`None`) or of negative control `i`: fixed values and
     /// grid axes after the control's overrides.
     pub fn assignment(&self, control: Option<usize>) -> Assignment {
@@ -502,109 +306,29 @@ impl Card {
         Card::parse(&source, &text)
     }
 
-    fn validate(&self, spec: &CheckSpec, params: &BTreeMap<String, Value>) -> InputResult<()> {
-        for (key, value) in params {
-            let location = match line_of(&self.text, Some("parameters"), key) {
-                Some(l) => format!("{}:{l}: parameters.{key}", self.source),
-                None => format!("{}: parameters.{key}", self.source),
-            };
-            let p =
-                spec.params.iter().find(|p| p.name == key).ok_or_else(|| {
-                    InputError::new(&location, format!("unknown parameter for check '{}'", self.check))
-                })?;
-            for v in axis(p.kind, value) {
-                let kind_ok = match (p.kind, v) {
-                    (Kind::Real, Value::Float(_) | Value::Integer(_)) => true,
-                    (Kind::Int, Value::Integer(_)) => true,
-                    (Kind::Text, Value::String(_)) => true,
-                    (Kind::Reals, Value::Array(a)) => {
-                        a.iter().all(|x| matches!(x, Value::Float(_) | Value::Integer(_)))
-                    }
-                    _ => false,
-                };
-                if !kind_ok {
-                    return Err(InputError::new(&location, format!("expected {:?}, got {v}", p.kind)));
-                }
-                let each: Vec<&Value> = match v {
-                    Value::Array(a) => a.iter().collect(),
-                    v => vec![v],
-                };
-                for x in each {
-                    (p.valid)(x).map_err(|m| InputError::new(&location, m))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The parameters with `set` applied (keys replaced whole).
-    pub fn with_overrides(&self, set: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
-        let mut p = self.parameters.clone();
-        for (k, v) in set {
-            p.insert(k.clone(), v.clone());
-        }
-        p
-    }
-
-    /// Applies `key=value` overrides (value in TOML syntax; `grid.key=[…]` sets a grid axis).
-    /// Typed cards are re-validated by the caller ([`crate::checks::load_card`] rules); legacy
-    /// cards against `spec`.
-    pub fn apply_sets(&mut self, sets: &[String], spec: Option<&CheckSpec>) -> InputResult<()> {
+    /// Applies `key=value` overrides (value in TOML syntax; `grid.key=[…]` sets a grid axis), as
+    /// a negative control's `set` does. The card is re-validated by [`crate::checks::validate_card`]
+    /// (errors then name the `--set` key).
+    pub fn apply_sets(&mut self, sets: &[String]) -> InputResult<()> {
         for s in sets {
             let (k, v) =
                 s.split_once('=').ok_or_else(|| InputError::new("--set", format!("expected key=value, got '{s}'")))?;
             let key = k.trim();
             let value: Value = toml::from_str::<BTreeMap<String, Value>>(&format!("v = {}", v.trim()))
-                .map_err(|e| {
-                    InputError::new(format!("--set {key}"), format!("bad value '{v}': {}", e.message().trim()))
-                })?
+                .map_err(|e| InputError::new(format!("--set {key}"), format!("bad value '{v}': {}", e.message().trim())))?
                 .remove("v")
                 .expect("parsed key");
-            if self.is_typed() {
-                let mut a =
-                    Assignment { fixed: std::mem::take(&mut self.parameters), axes: std::mem::take(&mut self.grid) };
-                a.set(key, value);
-                if let Some(axis) = a.axes.get(key.trim_start_matches("grid.")) {
-                    check_axis(axis).map_err(|m| InputError::new(format!("--set {key}"), m))?;
-                }
-                self.parameters = a.fixed;
-                self.grid = a.axes;
-                self.overridden.insert(key.trim_start_matches("grid.").to_string());
-            } else {
-                self.parameters.insert(key.to_string(), value);
+            let mut a = Assignment { fixed: std::mem::take(&mut self.parameters), axes: std::mem::take(&mut self.grid) };
+            a.set(key, value);
+            let axis = a.axes.get(key.trim_start_matches("grid.")).map(check_axis);
+            self.parameters = a.fixed;
+            self.grid = a.axes;
+            if let Some(Err(m)) = axis {
+                return Err(InputError::new(format!("--set {key}"), m));
             }
+            self.overridden.insert(key.trim_start_matches("grid.").to_string());
         }
-        match spec {
-            Some(spec) => {
-                let params = self.parameters.clone();
-                self.validate(spec, &params).map_err(|e| InputError::new(format!("--set ({})", e.location), e.message))
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// The grid points of `params` (a card's own or a control's): the cartesian product of axes.
-    pub fn grid(params: &BTreeMap<String, Value>, spec: &CheckSpec) -> (Vec<Point>, Vec<String>) {
-        let mut points = vec![BTreeMap::new()];
-        let mut varying = vec![];
-        for (key, value) in params {
-            let kind = spec.params.iter().find(|p| p.name == key).map_or(Kind::Real, |p| p.kind);
-            let options = axis(kind, value);
-            if options.len() > 1 {
-                varying.push(key.clone());
-            }
-            points = points
-                .into_iter()
-                .flat_map(|p| {
-                    options.iter().map(move |o| {
-                        let mut q = p.clone();
-                        q.insert(key.clone(), (*o).clone());
-                        q
-                    })
-                })
-                .collect();
-        }
-        (points.into_iter().map(Point::new).collect(), varying)
+        Ok(())
     }
 }
 
@@ -694,52 +418,25 @@ impl Assignment {
     }
 }
 
-/// The options of one grid axis: a list is an axis, except for list-valued parameters where a
-/// list of lists is.
-fn axis(kind: Kind, value: &Value) -> Vec<&Value> {
-    match (kind, value) {
-        (Kind::Reals, Value::Array(a)) if a.iter().all(|x| matches!(x, Value::Array(_))) && !a.is_empty() => {
-            a.iter().collect()
-        }
-        (Kind::Reals, v) => vec![v],
-        (_, Value::Array(a)) => a.iter().collect(),
-        (_, v) => vec![v],
-    }
-}
-
-/// What a check kind accepts.
-#[derive(Debug, Clone, Copy)]
-pub struct CheckSpec {
-    /// The parameters it understands.
-    pub params: &'static [ParamSpec],
-    /// The tolerance names it needs.
-    pub tolerances: &'static [&'static str],
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const SPEC: CheckSpec = CheckSpec {
-        params: &[
-            ParamSpec { name: "q", kind: Kind::Real, valid: constraint::q, doc: "" },
-            ParamSpec { name: "depth", kind: Kind::Int, valid: constraint::at_least_one, doc: "" },
-            ParamSpec { name: "constants", kind: Kind::Reals, valid: constraint::any, doc: "" },
-        ],
-        tolerances: &["trajectory"],
-    };
-
-    const CARD: &str = r#"id = "t"
+    const CARD: &str = r#"schema = 2
+id = "t"
 title = "T"
 provenance = "derived"
 reference = "THEORY §3"
 statement = "s"
-check = "k"
+check = "family/claim"
 
 [parameters]
-q = [1.0, 2]
 depth = 3
-constants = [[0.1, 0.0, 0.0], [0.0, 0.0, 0.0]]
+constants = [0.1, 0.0, 0.0]
+
+[grid]
+q = [1.0, 2]
+alpha = [0.1, 0.2, 0.3]
 
 [tolerance]
 trajectory = 1e-6
@@ -747,45 +444,50 @@ why = "integration tolerance"
 
 [[negative_control]]
 description = "wrong"
-set = { q = 1.5 }
+set = { q = 1.5, grid = { depth = [2, 4] } }
 "#;
-
-    fn parse(text: &str) -> InputResult<Card> {
-        let card = Card::parse("t.toml", text)?;
-        card.validate_legacy(&SPEC)?;
-        Ok(card)
-    }
 
     #[test]
     fn parses_and_expands_the_grid() {
-        let card = parse(CARD).unwrap();
-        let (points, varying) = Card::grid(&card.parameters, &SPEC);
-        assert_eq!(points.len(), 4);
-        assert_eq!(varying, vec!["constants".to_string(), "q".to_string()]);
-        assert_eq!(points[0].reals("constants").unwrap(), vec![0.1, 0.0, 0.0]);
+        let card = Card::parse("t.toml", CARD).unwrap();
+        let points = card.assignment(None).points().unwrap();
+        assert_eq!(points.len(), 6);
+        assert_eq!(points[0].1, "alpha=0.1 q=1.0");
+        assert_eq!(points[0].0["constants"], Value::Array(vec![0.1.into(), 0.0.into(), 0.0.into()]));
+        // the control: q fixed, depth an axis
+        let control = card.assignment(Some(0)).points().unwrap();
+        assert_eq!(control.len(), 6);
+        assert_eq!(control[5].1, "alpha=0.3 depth=4");
+        assert_eq!(card.locate("depth", Some(0)), "t.toml: negative_control[0].set.depth");
+        assert_eq!(card.locate("alpha", None), "t.toml:15: grid.alpha");
+        assert_eq!(card.locate("depth", None), "t.toml:10: parameters.depth");
     }
 
     #[test]
-    fn errors_name_field_and_line() {
-        let bad = CARD.replace("q = [1.0, 2]", "q = 2.5");
-        let e = parse(&bad).unwrap_err().to_string();
-        assert!(e.starts_with("t.toml:9: parameters.q") && e.contains("[1, 2]"), "{e}");
-        let e = parse(&CARD.replace("depth = 3", "depth = 0")).unwrap_err().to_string();
-        assert!(e.contains("parameters.depth"), "{e}");
-        let e = parse(&CARD.replace("title = \"T\"", "title = ")).unwrap_err().to_string();
-        assert!(e.starts_with("t.toml:2"), "{e}");
-        let e = parse(&CARD.replace("why = \"integration tolerance\"", "")).unwrap_err();
+    fn envelope_errors_name_field_and_line() {
+        let e = Card::parse("t.toml", &CARD.replace("title = \"T\"", "title = ")).unwrap_err().to_string();
+        assert!(e.starts_with("t.toml:3"), "{e}");
+        let e = Card::parse("t.toml", &CARD.replace("why = \"integration tolerance\"", "")).unwrap_err();
         assert!(e.to_string().contains("why"), "{e}");
-        let e = parse(&CARD.replace("{ q = 1.5 }", "{ q = 3.0 }")).unwrap_err();
-        assert!(e.to_string().contains("negative_control[0]"), "{e}");
+        let e = Card::parse("t.toml", &CARD.replace("alpha = [0.1, 0.2, 0.3]", "alpha = []")).unwrap_err();
+        assert!(e.to_string().starts_with("t.toml:15: grid.alpha"), "{e}");
+        let e = Card::parse("t.toml", &CARD.replace("trajectory = 1e-6", "trajectory = -1")).unwrap_err();
+        assert!(e.to_string().contains("tolerance.trajectory"), "{e}");
+        let e = Card::parse("t.toml", &CARD.replace("schema = 2", "schema = 1")).unwrap_err();
+        assert!(e.to_string().contains("schema"), "{e}");
+        let e = Card::parse("t.toml", &CARD.replace("check = \"family/claim\"", "kind = \"x\"")).unwrap_err();
+        assert!(e.to_string().contains("now spelled `check`"), "{e}");
     }
 
     #[test]
-    fn overrides_are_validated() {
-        let mut card = parse(CARD).unwrap();
-        card.apply_sets(&["q=1.25".into()], Some(&SPEC)).unwrap();
+    fn overrides_replace_axes_and_fixed_values() {
+        let mut card = Card::parse("t.toml", CARD).unwrap();
+        card.apply_sets(&["q=1.25".into(), "grid.depth=[2, 3]".into(), "alpha=[0.5]".into()]).unwrap();
         assert_eq!(card.parameters["q"], Value::Float(1.25));
-        assert!(card.apply_sets(&["q=7".into()], Some(&SPEC)).is_err());
-        assert!(card.apply_sets(&["nonsense".into()], Some(&SPEC)).is_err());
+        assert!(!card.grid.contains_key("q") && card.grid.contains_key("depth"));
+        assert_eq!(card.assignment(None).points().unwrap().len(), 2);
+        assert_eq!(card.locate("q", None), "--set q");
+        assert!(card.apply_sets(&["alpha=[]".into()]).is_err());
+        assert!(card.apply_sets(&["nonsense".into()]).is_err());
     }
 }

@@ -421,8 +421,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             let mut cards = select_cards(&cli.cards, &ids, all, paper_scale)?;
             for card in &mut cards {
                 if !sets.is_empty() {
-                    let spec = checks::spec_of(&card.check);
-                    card.apply_sets(&sets, spec.as_ref())?;
+                    card.apply_sets(&sets)?;
                     checks::validate_card(card)?;
                 }
             }
@@ -853,6 +852,13 @@ fn bias(cmd: Command) -> InputResult<bool> {
     if problem.loss != mirrorflow::problem::Loss::Squared {
         return Err(InputError::new(format!("{source}: loss"), "the Bregman projection needs the squared loss"));
     }
+    // finite entries whose norms overflow (e.g. 1e200): no residual or objective can be computed
+    if !(problem.a.norm().is_finite() && problem.y.norm().is_finite()) {
+        return Err(InputError::new(
+            format!("{source}: a, y"),
+            "the norms of the data overflow f64 (‖A‖ or ‖y‖ is infinite): rescale the data",
+        ));
+    }
     let model =
         if two_sided { DeepDiagonal::two_sided(depth, problem.dim()) } else { DeepDiagonal::new(depth, problem.dim()) };
     let init = Initialization::lambda(alpha, depth, balance);
@@ -866,7 +872,10 @@ fn bias(cmd: Command) -> InputResult<bool> {
     });
     let mut ok = proj.converged;
     if !proj.converged {
-        eprintln!("INCONCLUSIVE: the dual solve did not converge (residual {:.3e})", proj.residual);
+        eprintln!(
+            "INCONCLUSIVE: the dual solve did not converge (residual {:.3e}, objective {:.3e})",
+            proj.residual, proj.objective
+        );
     }
     if compare_flow {
         let flow = SteepestFlow { problem: &problem, model: &model, q, decay: WeightDecay::None };

@@ -69,8 +69,7 @@ pub fn run(cards: &[Card], wrong: &WrongClaim) -> InputResult<Answer> {
         .find(|c| c.id == wrong.card)
         .cloned()
         .ok_or_else(|| InputError::new(&wrong.card, "the wrong-claims table names no such card"))?;
-    let spec = checks::spec_of(&card.check);
-    if let Err(e) = card.apply_sets(&wrong.set, spec.as_ref()).and_then(|_| checks::validate_card(&card)) {
+    if let Err(e) = card.apply_sets(&wrong.set).and_then(|_| checks::validate_card(&card)) {
         return Ok(Answer::Rejected(e));
     }
     match checks::run_card(&card) {

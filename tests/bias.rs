@@ -1,4 +1,4 @@
-//! The `implicit-bias` family (every card as expected, every negative control as expected, evidence
+//! The `bias` family (every card as expected, every negative control as expected, evidence
 //! snapshotted) and `mirrorflow bias` on a user's problem against an independent Bregman solve.
 mod common;
 
@@ -6,9 +6,9 @@ use nalgebra::{DMatrix, DVector};
 use std::process::Command;
 
 #[test]
-fn implicit_bias_cards_match_their_expectations() {
-    let views = common::run_family("implicit-bias");
-    common::snapshot("implicit_bias", &serde_json::Value::Array(views));
+fn bias_cards_match_their_expectations() {
+    let views = common::run_family("bias");
+    common::snapshot("bias", &serde_json::Value::Array(views));
 }
 
 /// The Bregman projection for the balanced one-sided depth-L model under GF, computed here
@@ -118,5 +118,27 @@ fn bias_cli_compares_with_the_flow_and_rejects_bad_input() {
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.contains(needle) && !err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn bias_cli_never_calls_overflowing_data_converged() {
+    // finite entries whose norms overflow: ‖y‖ = inf made "residual ≤ 1e-10 (1 + ‖y‖)" true for an
+    // infinite residual; now bad input (exit 2) naming the data, never "converged"
+    let dir = std::env::temp_dir().join(format!("mirrorflow-bias-overflow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.json");
+    let a = vec![vec![1e200, 1.0, 2.0], vec![1.0, 1e200, 3.0]];
+    std::fs::write(&data, serde_json::json!({ "a": a, "y": [1e200, 1e200] }).to_string()).unwrap();
+    for extra in [&[][..], &["--two-sided"][..], &["--compare-flow"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mirrorflow"))
+            .args(["bias", "--data", data.to_str().unwrap(), "--depth", "2", "--alpha", "0.5", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let (stdout, err) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stdout} {err}");
+        assert!(err.contains("data.json") && err.contains("overflow") && !err.contains("panicked"), "{err}");
+        assert!(!stdout.contains("\"converged\": true"), "{stdout}");
     }
 }

@@ -27,9 +27,9 @@ fn card_folder_of(id: &str, name: &str, edit: impl Fn(String) -> String) -> Path
 
 #[test]
 fn bad_cards_are_rejected_with_field_and_line() {
-    let dir = card_folder("q", |t| t.replace("q = [2.0, 1.0, 1.5]", "q = 2.5"));
+    let dir = card_folder("q", |t| t.replace("q = [2.0, 1.0, 1.5]", "q = [2.0, 2.5]"));
     let out = mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "--all"]);
-    assert_bad_input(&out, "parameters.q");
+    assert_bad_input(&out, "grid.q");
     assert!(String::from_utf8_lossy(&out.stderr).contains("card.toml:"), "line number expected");
     let dir = card_folder("toml", |t| t.replace("depth = 2", "depth = = 2"));
     assert_bad_input(&mirrorflow(&["--cards", dir.to_str().unwrap(), "list"]), "malformed card");
@@ -37,7 +37,7 @@ fn bad_cards_are_rejected_with_field_and_line() {
     assert_bad_input(&mirrorflow(&["--cards", dir.to_str().unwrap(), "list"]), "parameters.depth");
     let dir = card_folder("alpha", |t| t.replace("alpha = 0.3", "alpha = -0.3"));
     assert_bad_input(&mirrorflow(&["--cards", dir.to_str().unwrap(), "list"]), "parameters.alpha");
-    assert_bad_input(&mirrorflow(&["check", "mirror-flow-lambda", "--set", "q=3"]), "parameters.q");
+    assert_bad_input(&mirrorflow(&["check", "mirror-flow-lambda", "--set", "q=3"]), "--set q");
     assert_bad_input(&mirrorflow(&["check", "no-such-card"]), "no-such-card");
     assert_bad_input(&mirrorflow(&["check", "margin", "--set", "prediction=\"best\""]), "--set prediction");
     assert_bad_input(&mirrorflow(&["check", "margin", "--set", "exponent=-1"]), "exponent");

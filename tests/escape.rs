@@ -76,7 +76,7 @@ fn unresolvable_escape_times_make_a_card_inconclusive_not_pass() {
     // GF with L = 8: T ≈ α^{−6}/6; at α = 1e-4 (T ≈ 1.7e23) the final O(1) rise is below the spacing
     // of f64 times and the integrator stops: the card must say INCONCLUSIVE with the reason
     let mut card = common::cards_of("escape").into_iter().find(|c| c.id == "escape-time").unwrap();
-    card.apply_sets(&["depth=8".into(), "q=2.0".into(), "alpha=[1e-2, 1e-4]".into()], None).unwrap();
+    card.apply_sets(&["depth=8".into(), "q=2.0".into(), "alpha=[1e-2, 1e-4]".into()]).unwrap();
     mirrorflow::checks::validate_card(&card).unwrap();
     let o = mirrorflow::checks::run_card(&card).unwrap();
     match &o.verdict {

@@ -1,4 +1,4 @@
-//! The `mirror-flow` family: every card passes, every negative control fails, evidence snapshotted.
+//! The `mirror-flow` family: (claim `mirror-flow/deep-diagonal`): every card passes, every negative control fails, evidence snapshotted.
 mod common;
 
 #[test]

@@ -4,8 +4,6 @@
 //! `family/claim` (`check = "escape/escape-time"`); this module binds cards to claims, expands the
 //! grid, runs it (in parallel) with the negative controls, and compares outcomes with the card's
 //! expectation.
-//!
-//! Families not yet moved to typed claims still bind through the legacy [`Check`] trait.
 
 pub mod balance;
 pub mod bias;
@@ -16,13 +14,10 @@ pub mod mirror_flow;
 pub mod sparsity;
 pub mod weight_decay;
 
-use crate::claims::{constraint, Card, CheckSpec, ControlExpect, Expect, Kind, ParamSpec, Point};
-use crate::error::{check_depth, check_q, InputError, InputResult};
+use crate::claims::{Card, ControlExpect, Expect};
+use crate::error::{InputError, InputResult};
 use crate::ode::Settings;
-use crate::problem::Problem;
-use crate::reparam::{DeepDiagonal, Initialization};
 use crate::verdict::{Evidence, Verdict};
-use nalgebra::DVector;
 use rayon::prelude::*;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -31,33 +26,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 use toml::Value;
-
-/// A theorem module.
-pub trait Check: Sync {
-    /// The parameters and tolerances it understands.
-    fn spec(&self) -> CheckSpec;
-    /// Runs one grid point; `case` labels the evidence rows.
-    fn run(&self, point: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>>;
-}
-
-/// The named tolerances of a card.
-pub struct Tolerances<'a>(pub &'a BTreeMap<String, f64>);
-
-impl Tolerances<'_> {
-    /// The tolerance `name` (validated present at parse time).
-    pub fn get(&self, name: &str) -> f64 {
-        self.0.get(name).copied().unwrap_or(f64::NAN)
-    }
-}
-
-/// All check kinds.
-pub fn registry() -> Vec<(&'static str, &'static dyn Check)> {
-    vec![
-        ("mirror-flow", &mirror_flow::MirrorFlowCheck),
-        ("implicit-bias", &bias::BiasCheck),
-        ("depth-sparsity", &sparsity::SparsityCheck),
-    ]
-}
 
 /// How tightly integrated figures are solved: `tighten = 1` for the normal run, `0.1` for the
 /// re-solve of `check --verify-numerics` (every ODE tolerance ×0.1).
@@ -189,6 +157,11 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<balance::discrete::Discrete>(),
         claim_type::<margin::kkt_direction::KktDirection>(),
         claim_type::<margin::sign_max_margin::SignMaxMargin>(),
+        claim_type::<bias::bregman::Bregman>(),
+        claim_type::<bias::generalised::Generalised>(),
+        claim_type::<bias::rich_kernel::RichKernel>(),
+        claim_type::<mirror_flow::deep_diagonal::DeepDiagonalMirror>(),
+        claim_type::<sparsity::depth_concentration::DepthConcentration>(),
     ]
 }
 
@@ -206,12 +179,6 @@ fn tolerance_table(card: &Card) -> Table {
 /// deserialises and validates, and the tolerances are the claim's. Errors name the card line, the
 /// control or the `--set` flag.
 pub fn validate_card(card: &Card) -> InputResult<()> {
-    if !card.is_typed() {
-        let spec = spec_of(&card.check).ok_or_else(|| {
-            InputError::new(card.locate_check(), format!("unknown claim '{}' (see `mirrorflow claims`)", card.check))
-        })?;
-        return card.validate_legacy(&spec);
-    }
     let claim = claim(&card.check).ok_or_else(|| {
         InputError::new(card.locate_check(), format!("unknown claim '{}' (see `mirrorflow claims`)", card.check))
     })?;
@@ -239,16 +206,6 @@ pub fn load_card(path: &Path) -> InputResult<Card> {
     let card = Card::load(path)?;
     validate_card(&card)?;
     Ok(card)
-}
-
-/// The check bound to a kind.
-pub fn lookup(kind: &str) -> Option<&'static dyn Check> {
-    registry().into_iter().find(|(k, _)| *k == kind).map(|(_, c)| c)
-}
-
-/// The spec of a kind (for card parsing).
-pub fn spec_of(kind: &str) -> Option<CheckSpec> {
-    lookup(kind).map(|c| c.spec())
 }
 
 /// The result of running a card (or one of its negative controls).
@@ -329,21 +286,6 @@ fn run_typed(card: &Card, control: Option<usize>, numerics: &Numerics) -> InputR
     Ok((Verdict::combine(evidence.iter().filter(|e| !e.observation).map(|e| &e.verdict)), evidence))
 }
 
-fn run_params(card: &Card, params: &BTreeMap<String, toml::Value>) -> InputResult<(Verdict, Vec<Evidence>)> {
-    let check = lookup(&card.check).ok_or_else(|| InputError::new(&card.source, "unknown check"))?;
-    let spec = check.spec();
-    let (points, varying) = Card::grid(params, &spec);
-    let tol = Tolerances(&card.tolerances);
-    let rows: Vec<InputResult<Vec<Evidence>>> =
-        points.par_iter().map(|p| check.run(p, &p.label(&varying), &tol)).collect();
-    let mut evidence = Vec::new();
-    for r in rows {
-        evidence.extend(r.map_err(|e| InputError::new(format!("{}: {}", card.source, e.location), e.message))?);
-    }
-    let verdict = Verdict::combine(evidence.iter().filter(|e| !e.observation).map(|e| &e.verdict));
-    Ok((verdict, evidence))
-}
-
 /// What a run includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RunOptions {
@@ -380,13 +322,9 @@ pub fn verify_numerics(rows: &mut [Evidence], tight: &[Evidence]) {
 
 fn outcome(card: &Card, control: Option<usize>, options: &RunOptions) -> InputResult<Outcome> {
     let start = Instant::now();
-    let run = |numerics: &Numerics| match control {
-        _ if card.is_typed() => run_typed(card, control, numerics),
-        None => run_params(card, &card.parameters),
-        Some(i) => run_params(card, &card.with_overrides(&card.negative_controls[i].set)),
-    };
+    let run = |numerics: &Numerics| run_typed(card, control, numerics);
     let (mut verdict, mut evidence) = run(&Numerics::default())?;
-    if options.verify_numerics && card.is_typed() {
+    if options.verify_numerics {
         let (_, tight) = run(&Numerics { tighten: VERIFY_TIGHTEN })?;
         if tight.len() == evidence.len() {
             verify_numerics(&mut evidence, &tight);
@@ -455,55 +393,4 @@ pub fn run_with_controls(card: &Card, options: &RunOptions, tick: &(dyn Fn() + S
         }
     }
     Ok(out)
-}
-
-/// Parameters shared by the checks that build a random regression on a deep diagonal model.
-pub const MODEL_PARAMS: [ParamSpec; 8] = [
-    ParamSpec { name: "depth", kind: Kind::Int, valid: constraint::at_least_one, doc: "depth L" },
-    ParamSpec { name: "q", kind: Kind::Real, valid: constraint::q, doc: "steepest-descent exponent q ∈ [1, 2]" },
-    ParamSpec { name: "alpha", kind: Kind::Real, valid: constraint::positive, doc: "initial scale α" },
-    ParamSpec { name: "balance", kind: Kind::Real, valid: constraint::any, doc: "λ: layer 1 at (α^q + λ)^{1/q}" },
-    ParamSpec { name: "constants", kind: Kind::Reals, valid: constraint::any, doc: "per-layer constants λ_i" },
-    ParamSpec { name: "seed", kind: Kind::Int, valid: constraint::nonnegative, doc: "seed of the random problem" },
-    ParamSpec { name: "samples", kind: Kind::Int, valid: constraint::at_least_one, doc: "number of samples n" },
-    ParamSpec { name: "dim", kind: Kind::Int, valid: constraint::at_least_one, doc: "dimension d" },
-];
-
-/// A random regression on a deep diagonal model, built from a grid point.
-pub struct Setup {
-    /// The regression problem.
-    pub problem: Problem,
-    /// The model.
-    pub model: DeepDiagonal,
-    /// The initialisation.
-    pub init: Initialization,
-    /// q.
-    pub q: f64,
-    /// The initial parameters.
-    pub w0: DVector<f64>,
-}
-
-impl Setup {
-    /// Reads `depth, q, alpha, balance | constants, seed, samples, dim` (defaults: seed 1, n 5, d 10).
-    pub fn from_point(p: &Point) -> InputResult<Self> {
-        let depth = check_depth("parameters.depth", p.int("depth")?)?;
-        let q = check_q("parameters.q", p.real("q")?)?;
-        let alpha = p.real("alpha")?;
-        let constants = if p.has("constants") {
-            let c = p.reals("constants")?;
-            if c.len() != depth {
-                return Err(InputError::new("parameters.constants", format!("{} values for depth {depth}", c.len())));
-            }
-            c
-        } else {
-            Initialization::lambda(alpha, depth, p.real_or("balance", 0.0)?).constants
-        };
-        let init = Initialization { alpha, constants };
-        let n = p.int_or("samples", 5)? as usize;
-        let d = p.int_or("dim", 10)? as usize;
-        let problem = Problem::random_regression(p.int_or("seed", 1)? as u64, n, d, 0);
-        let model = DeepDiagonal::new(depth, d);
-        let w0 = model.init(&init, q).map_err(|e| InputError::new(format!("parameters.{}", e.location), e.message))?;
-        Ok(Self { problem, model, init, q, w0 })
-    }
 }

@@ -1,4 +1,4 @@
-//! `depth-sparsity`: the paper's figure (THEORY §5) that sign descent with depth L = 10 recovers the
+//! `sparsity/depth-concentration`: the paper's figure (THEORY §5, §9) that sign descent with depth L = 10 recovers the
 //! single relevant feature of a separable problem (`x/‖x‖∞ ≈ e_k`) while L = 1 is dense. The setup
 //! of the figure is unknown; THEORY §8 notes that the ℓ∞ max-margin prediction for SignGF is the
 //! same for every L and so predicts dense limits. This check reproduces what it can.
@@ -24,51 +24,128 @@
 //! effective number of features `‖x‖₁/‖x‖∞` (1 for one feature, d for all equal). A direction is
 //! judged only once the model is trained, `f(x) < 1` (which makes every margin positive).
 //!
-//! `claim` selects the statement: `paper` (default): for the sign-descent setups (SignGF and both
+//! `claim` selects the statement (an enum; each variant claims different shapes): `paper` (default): for the sign-descent setups (SignGF and both
 //! SignGD), L = `depth` is concentrated (`1 − C ≤ concentrated`) and L = 1 is dense (runner-up
 //! `≥ 1 − dense`); all hold → PASS; otherwise INCONCLUSIVE (an unknown setup cannot be refuted),
 //! the reason listing every figure. `shallow-sparse` (negative control): L = 1 is concentrated;
 //! judged normally, so a dense measurement is a FAIL.
 
-use super::{Check, Tolerances};
-use crate::claims::{constraint, CheckSpec, Kind, ParamSpec, Point};
+use super::Concentration;
+use crate::checks::{Claim, Numerics};
 use crate::discrete::{Method, OptState, Optimizer};
-use crate::error::{check_depth, InputError, InputResult};
+use crate::error::{check_depth, check_nonnegative, check_positive, InputError, InputResult};
 use crate::flow::{Flow, SteepestFlow, WeightDecay};
-use crate::geometry::sign;
 use crate::ode::{Settings, Stats};
-use crate::problem::{Loss, Problem};
+use crate::problem::{check_size, Loss, Problem};
 use crate::reparam::{DeepDiagonal, Initialization, Reparameterization};
-use crate::verdict::{worst, worst_abs, Evidence, Verdict};
+use crate::verdict::{Evidence, Metric, Verdict};
 use nalgebra::DVector;
 use rayon::prelude::*;
-
-/// The `depth-sparsity` check kind.
-pub struct SparsityCheck;
-
-const PARAMS: [ParamSpec; 10] = [
-    ParamSpec { name: "dim", kind: Kind::Int, valid: constraint::at_least_one, doc: "dimension d ≥ 2" },
-    ParamSpec { name: "samples", kind: Kind::Int, valid: constraint::at_least_one, doc: "samples n" },
-    ParamSpec { name: "seed", kind: Kind::Int, valid: constraint::nonnegative, doc: "seed of the data" },
-    ParamSpec { name: "alpha", kind: Kind::Real, valid: constraint::positive, doc: "initial scale α" },
-    ParamSpec { name: "depth", kind: Kind::Int, valid: constraint::at_least_one, doc: "the deep L (default 10)" },
-    ParamSpec { name: "t_end", kind: Kind::Real, valid: constraint::positive, doc: "flow time T of every setup" },
-    ParamSpec { name: "lr", kind: Kind::Real, valid: constraint::positive, doc: "step η of SignGD and Adam" },
-    ParamSpec { name: "eps", kind: Kind::Real, valid: constraint::nonnegative, doc: "Adam ε (default 1e−8)" },
-    ParamSpec { name: "max_steps", kind: Kind::Int, valid: constraint::at_least_one, doc: "SignGF step budget" },
-    ParamSpec { name: "claim", kind: Kind::Text, valid: constraint::any, doc: "paper (default) | shallow-sparse" },
-];
+use schemars::JsonSchema;
+use serde::Deserialize;
 
 /// Discrete runs longer than this are refused (`T/η` steps): a guard on the CI budget.
 const MAX_DISCRETE_STEPS: f64 = 1e6;
 
 /// The statement being checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Claim {
-    /// Deep concentrated on e_1 and L = 1 dense; not reproduced → INCONCLUSIVE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Statement {
+    /// The paper's figure: L = `depth` concentrated on e_1 and L = 1 dense; not reproduced →
+    /// INCONCLUSIVE (an unknown setup is not refuted).
     Paper,
-    /// L = 1 concentrated on e_1 (negative control): judged normally.
+    /// L = 1 concentrated on e_1 (a wrong claim): judged normally, a dense measurement FAILs.
     ShallowSparse,
+}
+
+fn paper() -> Statement {
+    Statement::Paper
+}
+
+fn twenty() -> usize {
+    20
+}
+
+fn ten() -> usize {
+    10
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn alpha() -> f64 {
+    0.01
+}
+
+fn depth() -> usize {
+    10
+}
+
+fn t_end() -> f64 {
+    10.0
+}
+
+fn lr() -> f64 {
+    1e-3
+}
+
+fn eps() -> f64 {
+    1e-8
+}
+
+fn max_steps() -> u32 {
+    50_000
+}
+
+/// Most SignGF integrator steps a point may take (a budget).
+pub const MAX_FLOW_STEPS: u32 = 1_000_000;
+
+/// Sign descent at depth L recovers the single relevant feature of a separable problem; L = 1 is
+/// dense.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepthConcentration {
+    /// Dimension d ≥ 2 (feature 1 is the relevant one).
+    #[serde(default = "twenty")]
+    pub dim: usize,
+    /// Number of samples n.
+    #[serde(default = "ten")]
+    pub samples: usize,
+    /// Seed of the data.
+    #[serde(default = "one")]
+    pub seed: u64,
+    /// Initial scale α > 0 (two-sided balanced).
+    #[serde(default = "alpha")]
+    pub alpha: f64,
+    /// The deep L (compared with L = 1).
+    #[serde(default = "depth")]
+    pub depth: usize,
+    /// Flow time T of every setup (discrete runs: T/η steps).
+    #[serde(default = "t_end")]
+    pub t_end: f64,
+    /// Step size η of SignGD and Adam.
+    #[serde(default = "lr")]
+    pub lr: f64,
+    /// Adam ε ≥ 0 (Adam is reported, never judged).
+    #[serde(default = "eps")]
+    pub eps: f64,
+    /// SignGF integrator step budget.
+    #[serde(default = "max_steps")]
+    pub max_steps: u32,
+    /// The statement: `paper` or `shallow-sparse`.
+    #[serde(default = "paper")]
+    pub claim: Statement,
+}
+
+/// The tolerances of `sparsity/depth-concentration`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SparsityTolerance {
+    /// Largest ℓ∞ distance of x/‖x‖∞ from ±e_1 for "concentrated".
+    pub concentrated: f64,
+    /// Largest 1 − runner-up for "dense".
+    pub dense: f64,
 }
 
 /// What the claim says about the direction at one depth.
@@ -107,36 +184,6 @@ impl Setup {
     }
 }
 
-/// The concentration figures of a direction x (see the module docs); NaN for x = 0.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Concentration {
-    /// `C = 1 − ‖x/‖x‖∞ − sign(x_1) e_1‖∞` (the relevant feature is coordinate 0).
-    pub on_relevant: f64,
-    /// `max_{j ≠ argmax} |x_j| / ‖x‖∞`.
-    pub runner_up: f64,
-    /// `‖x‖₁ / ‖x‖∞`.
-    pub effective: f64,
-    /// The index of the largest `|x_j|` (ties: the smallest index).
-    pub argmax: usize,
-}
-
-impl Concentration {
-    /// Measures x (length ≥ 2); every figure is NaN when `‖x‖∞` is 0 or not finite.
-    pub fn of(x: &DVector<f64>) -> Self {
-        let top = worst_abs(x);
-        if !(top.is_finite() && top > 0.0) {
-            return Self { on_relevant: f64::NAN, runner_up: f64::NAN, effective: f64::NAN, argmax: 0 };
-        }
-        let u = x / top;
-        let argmax = (0..u.len()).find(|&j| u[j].abs() == 1.0).unwrap_or(0);
-        let runner_up = (0..u.len()).filter(|&j| j != argmax).map(|j| u[j].abs()).fold(0.0, worst);
-        let mut off = u.clone();
-        off[0] -= sign(u[0]);
-        let distance = worst_abs(&off);
-        Self { on_relevant: 1.0 - distance, runner_up, effective: u.iter().map(|v| v.abs()).sum(), argmax }
-    }
-}
-
 /// The parameters of a run, read from a grid point.
 struct Config {
     problem: Problem,
@@ -149,59 +196,56 @@ struct Config {
     steps: usize,
     eps: f64,
     settings: Settings,
-    claim: Claim,
+    claim: Statement,
 }
 
 impl Config {
-    fn from_point(p: &Point) -> InputResult<Self> {
-        let d = p.int_or("dim", 20)?;
+    fn new(c: &DepthConcentration, numerics: &Numerics) -> InputResult<Self> {
+        let d = c.dim;
         if d < 2 {
-            return Err(InputError::new("parameters.dim", format!("needs at least 2 features, got {d}")));
+            return Err(InputError::new("dim", format!("needs at least 2 features, got {d}")));
         }
-        let n = p.int_or("samples", 10)? as usize;
-        let problem = Problem::separable(p.int_or("seed", 1)? as u64, n, d as usize, &[1.0]);
-        let depth = check_depth("parameters.depth", p.int_or("depth", 10)?)?;
-        let t_end = p.real_or("t_end", 10.0)?;
-        let lr = p.real_or("lr", 1e-3)?;
+        check_size(c.samples, d)?;
+        let depth = check_depth("depth", c.depth as i64)?;
+        let t_end = check_positive("t_end", c.t_end)?;
+        let lr = check_positive("lr", c.lr)?;
+        check_positive("alpha", c.alpha)?;
+        check_nonnegative("eps", c.eps)?;
         let steps = (t_end / lr).round();
         if !(1.0..=MAX_DISCRETE_STEPS).contains(&steps) {
             return Err(InputError::new(
-                "parameters.lr",
+                "lr",
                 format!("t_end/lr = {steps} discrete steps; between 1 and {MAX_DISCRETE_STEPS} are allowed"),
             ));
         }
-        let claim = match p.text_or("claim", "paper")?.as_str() {
-            "paper" => Claim::Paper,
-            "shallow-sparse" => Claim::ShallowSparse,
-            other => {
-                return Err(InputError::new(
-                    "parameters.claim",
-                    format!("expected paper or shallow-sparse, got {other}"),
-                ))
-            }
-        };
-        let max_steps = p.int_or("max_steps", 50_000)?;
-        let settings = Settings { max_steps: u32::try_from(max_steps).unwrap_or(u32::MAX), ..Settings::default() };
+        if !(1..=MAX_FLOW_STEPS).contains(&c.max_steps) {
+            return Err(InputError::new(
+                "max_steps",
+                format!("must lie in [1, {MAX_FLOW_STEPS}], got {}", c.max_steps),
+            ));
+        }
+        let problem = Problem::separable(c.seed, c.samples, d, &[1.0]);
+        let settings = Settings { max_steps: c.max_steps, ..numerics.settings() };
         let log_problem = Problem { loss: Loss::LogExponential, ..problem.clone() };
         Ok(Self {
             problem,
             log_problem,
-            alpha: p.real_or("alpha", 0.01)?,
+            alpha: c.alpha,
             depth,
             t_end,
             lr,
             steps: steps as usize,
-            eps: p.real_or("eps", 1e-8)?,
+            eps: c.eps,
             settings,
-            claim,
+            claim: c.claim,
         })
     }
 
     /// The depths the claim speaks about, with the shape it claims.
     fn depths(&self) -> Vec<(usize, Shape)> {
         match self.claim {
-            Claim::Paper => vec![(self.depth, Shape::Concentrated), (1, Shape::Dense)],
-            Claim::ShallowSparse => vec![(1, Shape::Concentrated)],
+            Statement::Paper => vec![(self.depth, Shape::Concentrated), (1, Shape::Dense)],
+            Statement::ShallowSparse => vec![(1, Shape::Concentrated)],
         }
     }
 }
@@ -295,11 +339,11 @@ fn describe(r: &Run, log_problem: &Problem) -> String {
 
 /// The judged row of a sign-descent run: the claimed shape's figure (Adam's figures appear only in
 /// the summary's reason: they are reported, never judged).
-fn judged_row(r: &Run, log_problem: &Problem, case: &str, tol: &Tolerances) -> Evidence {
+fn judged_row(r: &Run, log_problem: &Problem, case: &str, tol: &SparsityTolerance) -> Evidence {
     let head = format!("{} L={}", r.setup.name(), r.depth);
     let (quantity, tolerance) = match r.shape {
-        Shape::Concentrated => (format!("{head}: concentration 1 − ‖x/‖x‖∞ − e_1‖∞"), tol.get("concentrated")),
-        Shape::Dense => (format!("{head}: runner-up |x_j|/‖x‖∞"), tol.get("dense")),
+        Shape::Concentrated => (format!("{head}: concentration 1 − ‖x/‖x‖∞ − e_1‖∞"), tol.concentrated),
+        Shape::Dense => (format!("{head}: runner-up |x_j|/‖x‖∞"), tol.dense),
     };
     let row = match &r.outcome {
         Err(e) => Evidence::inconclusive(case, &quantity, r.setup.name(), e.clone()),
@@ -325,13 +369,16 @@ fn with_stats(e: Evidence, stats: Option<Stats>) -> Evidence {
     }
 }
 
-impl Check for SparsityCheck {
-    fn spec(&self) -> CheckSpec {
-        CheckSpec { params: &PARAMS, tolerances: &["concentrated", "dense"] }
+impl Claim for DepthConcentration {
+    const ID: &'static str = "sparsity/depth-concentration";
+    type Tolerance = SparsityTolerance;
+
+    fn validate(&self) -> InputResult<()> {
+        Config::new(self, &Numerics::default()).map(|_| ())
     }
 
-    fn run(&self, point: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>> {
-        let cfg = Config::from_point(point)?;
+    fn evidence(&self, case: &str, tol: &SparsityTolerance, numerics: &Numerics) -> InputResult<Vec<Evidence>> {
+        let cfg = Config::new(self, numerics)?;
         let jobs: Vec<(Setup, usize, Shape)> =
             cfg.depths().into_iter().flat_map(|(l, shape)| Setup::ALL.map(|s| (s, l, shape))).collect();
         let runs: Vec<Run> = jobs.par_iter().map(|&(s, l, shape)| cfg.run(s, l, shape)).collect();
@@ -341,7 +388,7 @@ impl Check for SparsityCheck {
             let mut row = judged_row(r, &cfg.log_problem, case, tol);
             judged.0 += 1;
             judged.1 += usize::from(row.verdict == Verdict::Pass);
-            if cfg.claim == Claim::Paper {
+            if cfg.claim == Statement::Paper {
                 if let Verdict::Fail(why) = &row.verdict {
                     // an unknown setup cannot be refuted: a mismatch is "not reproduced"
                     row.verdict = Verdict::Inconclusive(format!("not reproduced: {why}"));
@@ -356,27 +403,28 @@ impl Check for SparsityCheck {
         let summary = format!("{setting}: {}", figures.join("; "));
         let quantity = "sign-descent sub-claims reproduced";
         let (total, passed) = judged;
-        let mut head = Evidence::with_error(
+        // counts: any shortfall is ≥ 1, so half a count separates
+        let mut head = Evidence::compare(
             case,
             quantity,
             total as f64,
             passed as f64,
-            (total - passed) as f64,
-            0.0,
+            0.5,
+            Metric::Absolute,
             "SignGF, SignGD, SignGD on ∇f/f (Adam reported only)",
         );
         let any_fail = body.iter().any(|e| matches!(e.verdict, Verdict::Fail(_)));
         head.verdict = match (cfg.claim, passed == total) {
             (_, true) => Verdict::Pass,
-            (Claim::Paper, false) => Verdict::Inconclusive(format!(
+            (Statement::Paper, false) => Verdict::Inconclusive(format!(
                 "L = {} concentrated and L = 1 dense under sign descent: not reproduced ({passed} of {total} \
                  sub-claims; an unknown setup is not refuted). {summary}",
                 cfg.depth
             )),
-            (Claim::ShallowSparse, false) if any_fail => {
+            (Statement::ShallowSparse, false) if any_fail => {
                 Verdict::Fail(format!("L = 1 is not concentrated on e_1 ({passed} of {total} sub-claims). {summary}"))
             }
-            (Claim::ShallowSparse, false) => Verdict::Inconclusive(format!("no definite measurement. {summary}")),
+            (Statement::ShallowSparse, false) => Verdict::Inconclusive(format!("no definite measurement. {summary}")),
         };
         let mut out = vec![head];
         out.extend(body);
@@ -387,20 +435,6 @@ impl Check for SparsityCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn concentration_figures() {
-        let e1 = Concentration::of(&DVector::from_vec(vec![-2.0, 0.0, 0.0]));
-        assert_eq!((e1.on_relevant, e1.runner_up, e1.effective, e1.argmax), (1.0, 0.0, 1.0, 0));
-        let dense = Concentration::of(&DVector::from_vec(vec![1.0, -1.0, 0.5]));
-        assert_eq!((dense.on_relevant, dense.runner_up, dense.effective), (0.0, 1.0, 2.5));
-        let other = Concentration::of(&DVector::from_vec(vec![0.2, 4.0, 1.0]));
-        assert_eq!((other.on_relevant, other.runner_up, other.argmax), (0.0, 0.25, 1));
-        let partial = Concentration::of(&DVector::from_vec(vec![4.0, 1.0, -0.5]));
-        assert_eq!((partial.on_relevant, partial.runner_up), (0.75, 0.25));
-        assert!(Concentration::of(&DVector::zeros(3)).on_relevant.is_nan());
-        assert!(Concentration::of(&DVector::from_vec(vec![1.0, f64::NAN])).runner_up.is_nan());
-    }
 
     #[test]
     fn log_loss_gives_the_same_sign_flow() {
@@ -424,12 +458,24 @@ mod tests {
 
     #[test]
     fn bad_parameters_name_the_field() {
-        let point = |k: &str, v: toml::Value| Point::new([(k.to_string(), v)].into_iter().collect());
-        let tol = std::collections::BTreeMap::from([("concentrated".to_string(), 0.1), ("dense".to_string(), 0.5)]);
-        let run = |p: Point| SparsityCheck.run(&p, "c", &Tolerances(&tol)).unwrap_err().location;
-        assert_eq!(run(point("claim", toml::Value::String("sparse".into()))), "parameters.claim");
-        assert_eq!(run(point("dim", toml::Value::Integer(1))), "parameters.dim");
-        assert_eq!(run(point("lr", toml::Value::Float(1e-9))), "parameters.lr");
-        assert_eq!(run(point("depth", toml::Value::Integer(0))), "parameters.depth");
+        let base = || DepthConcentration {
+            dim: 20,
+            samples: 10,
+            seed: 1,
+            alpha: 0.01,
+            depth: 10,
+            t_end: 10.0,
+            lr: 1e-3,
+            eps: 1e-8,
+            max_steps: 50_000,
+            claim: Statement::Paper,
+        };
+        let key = |c: DepthConcentration| c.validate().unwrap_err().location;
+        assert_eq!(key(DepthConcentration { dim: 1, ..base() }), "dim");
+        assert_eq!(key(DepthConcentration { lr: 1e-9, ..base() }), "lr");
+        assert_eq!(key(DepthConcentration { depth: 0, ..base() }), "depth");
+        assert_eq!(key(DepthConcentration { alpha: 0.0, ..base() }), "alpha");
+        assert_eq!(key(DepthConcentration { max_steps: 0, ..base() }), "max_steps");
+        assert!(base().validate().is_ok());
     }
 }

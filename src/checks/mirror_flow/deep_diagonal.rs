@@ -1,5 +1,6 @@
-//! `mirror-flow`: the steepest flow of the deep diagonal model is a steepest mirror flow
-//! `d/dt R'(x) = −φ_q(∇f(x))` with the potential of THEORY §3.
+//! `mirror-flow/deep-diagonal`: the steepest flow of the deep diagonal model `x = w_1 ⊙ … ⊙ w_L`
+//! (per-layer constants fixed by the initialisation) is the steepest mirror flow
+//! `d/dt R'(x) = −φ_q(∇f(x))` with the potential of THEORY §3 ([`potential::for_model`]).
 //!
 //! Routes, per grid point (random seeded regression):
 //! 1. *trajectory*: the parameter flow in w and the mirror flow in x, integrated independently,
@@ -8,10 +9,13 @@
 //!    w-trajectory, and (closed forms) the num-dual derivative of the closed-form `R'`;
 //! 3. *path independence*: two linear losses applied in either order give the same x (a mirror
 //!    flow's dual variable just adds `−τφ_q(c)`), which a non-commuting map violates.
+//!
+//! Knobs that change the prediction: `exponent_shift` (the claimed potential's `R''` times
+//! `|x|^(−δ)`) and `map` (the map claimed path independent).
 
-use super::{Check, Setup, Tolerances, MODEL_PARAMS};
-use crate::claims::{constraint, CheckSpec, Kind, ParamSpec, Point};
-use crate::error::{InputError, InputResult};
+use super::{regression, Regression};
+use crate::checks::{Claim, Numerics};
+use crate::error::{check_positive, finite, InputError, InputResult};
 use crate::flow::{run_to_stationarity, Flow, MirrorFlow, SteepestFlow, WeightDecay};
 use crate::geometry::steepest_map;
 use crate::ode::{integrate, sample_times, Settings};
@@ -20,61 +24,140 @@ use crate::reparam::{NonCommuting, Reparameterization};
 use crate::rng::SplitMix64;
 use crate::verdict::{round_sig, worst, Evidence};
 use nalgebra::DVector;
+use schemars::JsonSchema;
+use serde::Deserialize;
 
-/// The `mirror-flow` check kind.
-pub struct MirrorFlowCheck;
+/// The map whose steepest flow is claimed path independent (route 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PathMap {
+    /// The deep diagonal model of the card, from its initialisation (the theory).
+    DeepDiagonal,
+    /// `G(w) = (w1 w2, w2 w3)` from `w = (α, α, α)`: its Jacobian columns do not commute, so it is
+    /// not a mirror flow (a wrong claim).
+    NonCommuting,
+}
 
-const EXTRA: [ParamSpec; 4] = [
-    ParamSpec { name: "t_end", kind: Kind::Real, valid: constraint::positive, doc: "integration horizon" },
-    ParamSpec {
-        name: "sample_times",
-        kind: Kind::Int,
-        valid: constraint::at_least_one,
-        doc: "samples compared (≥ 50)",
-    },
-    ParamSpec {
-        name: "exponent_shift",
-        kind: Kind::Real,
-        valid: constraint::any,
-        doc: "negative control: R'' multiplied by |x|^(−δ) (e → e + δ)",
-    },
-    ParamSpec {
-        name: "map",
-        kind: Kind::Text,
-        valid: constraint::any,
-        doc: "\"deep-diagonal\" (default) or the negative control \"non-commuting\" G(w) = (w1w2, w2w3)",
-    },
-];
+fn deep() -> PathMap {
+    PathMap::DeepDiagonal
+}
 
-static PARAMS: std::sync::LazyLock<Vec<ParamSpec>> =
-    std::sync::LazyLock::new(|| MODEL_PARAMS.iter().chain(EXTRA.iter()).copied().collect());
+fn zero() -> f64 {
+    0.0
+}
 
-impl Check for MirrorFlowCheck {
-    fn spec(&self) -> CheckSpec {
-        CheckSpec { params: PARAMS.as_slice(), tolerances: &["trajectory", "potential", "path"] }
+fn one() -> u64 {
+    1
+}
+
+fn five() -> usize {
+    5
+}
+
+fn ten() -> usize {
+    10
+}
+
+fn sixty() -> usize {
+    60
+}
+
+/// Most sample times a point may compare (a budget).
+pub const MAX_SAMPLES: usize = 10_000;
+
+/// The steepest flow of the deep diagonal model is the steepest mirror flow of THEORY §3.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeepDiagonalMirror {
+    /// Depth L ≥ 1.
+    pub depth: usize,
+    /// Steepest-descent exponent q ∈ [1, 2].
+    pub q: f64,
+    /// Initial scale α > 0.
+    pub alpha: f64,
+    /// Imbalance λ: layer 1 at (α^q + λ)^{1/q}, the others at α (0: balanced; not with `constants`).
+    #[serde(default = "zero")]
+    pub balance: f64,
+    /// Per-layer constants λ_i (layer i at (α^q + λ_i)^{1/q}), one per layer.
+    pub constants: Option<Vec<f64>>,
+    /// Seed of the random regression.
+    #[serde(default = "one")]
+    pub seed: u64,
+    /// Number of samples n.
+    #[serde(default = "five")]
+    pub samples: usize,
+    /// Dimension d.
+    #[serde(default = "ten")]
+    pub dim: usize,
+    /// Integration horizon.
+    pub t_end: f64,
+    /// Number of sample times compared (10 … 10 000).
+    #[serde(default = "sixty")]
+    pub sample_times: usize,
+    /// The claimed potential's exponent shift δ: `R''(x)·|x|^(−δ)` (default 0: THEORY §3).
+    pub exponent_shift: Option<f64>,
+    /// The map claimed path independent: `deep-diagonal` (the theory) or `non-commuting`.
+    #[serde(default = "deep")]
+    pub map: PathMap,
+}
+
+/// The tolerances of `mirror-flow/deep-diagonal`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorTolerance {
+    /// Relative trajectory distance between the parameter and the mirror flow.
+    pub trajectory: f64,
+    /// Relative error of R''·h − 1 and of the num-dual derivative of R'.
+    pub potential: f64,
+    /// Relative path dependence ‖x(c1→c2) − x(c2→c1)‖/‖Δx‖.
+    pub path: f64,
+}
+
+impl DeepDiagonalMirror {
+    fn setup(&self) -> InputResult<Regression> {
+        regression(
+            self.depth,
+            self.q,
+            self.alpha,
+            self.balance,
+            self.constants.as_deref(),
+            self.seed,
+            self.samples,
+            self.dim,
+        )
+    }
+}
+
+impl Claim for DeepDiagonalMirror {
+    const ID: &'static str = "mirror-flow/deep-diagonal";
+    type Tolerance = MirrorTolerance;
+
+    fn validate(&self) -> InputResult<()> {
+        self.setup()?;
+        check_positive("t_end", self.t_end)?;
+        if !(10..=MAX_SAMPLES).contains(&self.sample_times) {
+            return Err(InputError::new(
+                "sample_times",
+                format!("must lie in [10, {MAX_SAMPLES}], got {}", self.sample_times),
+            ));
+        }
+        if let Some(d) = self.exponent_shift {
+            finite("exponent_shift", d)?;
+        }
+        Ok(())
     }
 
-    fn run(&self, p: &Point, case: &str, tol: &Tolerances) -> InputResult<Vec<Evidence>> {
-        let settings = Settings::default();
-        let map = p.text_or("map", "deep-diagonal")?;
-        let s = Setup::from_point(p)?;
+    fn evidence(&self, case: &str, tol: &MirrorTolerance, numerics: &Numerics) -> InputResult<Vec<Evidence>> {
+        let settings = numerics.settings();
+        let s = self.setup()?;
         let mut rows = Vec::new();
-        match map.as_str() {
-            "deep-diagonal" => {}
-            "non-commuting" => {
-                let w0 = DVector::from_element(3, p.real("alpha")?);
-                rows.push(path_independence(&NonCommuting, &w0, s.q, case, tol.get("path"), &settings));
-                return Ok(rows);
-            }
-            other => return Err(InputError::new("parameters.map", format!("unknown map '{other}'"))),
-        }
         let correct = potential::for_model(s.model.depth, s.q, &s.init.constants);
-        let shift = p.real_or("exponent_shift", 0.0)?;
+        let shift = self.exponent_shift.unwrap_or(0.0);
         let potential: Box<dyn Potential> =
             if shift != 0.0 { Box::new(ExponentShift { inner: correct, delta: shift }) } else { correct };
         let route_w = "ODE in w (parameter flow)";
         let route_x = format!("ODE in x (mirror flow, {})", potential.describe());
-        let times = sample_times(p.real("t_end")?, p.int_or("sample_times", 60)? as usize);
+        let times = sample_times(self.t_end, self.sample_times);
         let param_flow = SteepestFlow { problem: &s.problem, model: &s.model, q: s.q, decay: WeightDecay::None };
         let mirror = MirrorFlow { problem: &s.problem, potential: potential.as_ref(), q: s.q };
         let x0 = s.model.x(&s.w0);
@@ -119,16 +202,8 @@ impl Check for MirrorFlowCheck {
         stats += tx.stats;
         let quantity = format!("trajectory distance w vs x over t ∈ [0, {}]", round_sig(tw.t[common - 1], 4));
         rows.push(
-            Evidence::with_error(
-                case,
-                &quantity,
-                0.0,
-                dist,
-                dist,
-                tol.get("trajectory"),
-                &format!("{route_w} vs {route_x}"),
-            )
-            .with_stats(stats),
+            Evidence::with_error(case, &quantity, 0.0, dist, dist, tol.trajectory, &format!("{route_w} vs {route_x}"))
+                .with_stats(stats),
         );
         rows.push(Evidence::with_error(
             case,
@@ -136,7 +211,7 @@ impl Check for MirrorFlowCheck {
             0.0,
             gain_err,
             gain_err,
-            tol.get("potential"),
+            tol.potential,
             "potential R'' vs balance-law gain from w",
         ));
         // 2b. num-dual derivative of the closed-form R' against R'' at the sampled |x|
@@ -152,12 +227,18 @@ impl Check for MirrorFlowCheck {
                 0.0,
                 ad_err,
                 ad_err,
-                tol.get("potential"),
+                tol.potential,
                 "automatic differentiation of the closed form",
             ));
         }
-        // 3. path independence on the same model and initialisation
-        rows.push(path_independence(&s.model, &s.w0, s.q, case, tol.get("path"), &settings));
+        // 3. path independence of the claimed map
+        rows.push(match self.map {
+            PathMap::DeepDiagonal => path_independence(&s.model, &s.w0, s.q, case, tol.path, &settings),
+            PathMap::NonCommuting => {
+                let w0 = DVector::from_element(3, self.alpha);
+                path_independence(&NonCommuting, &w0, s.q, case, tol.path, &settings)
+            }
+        });
         Ok(rows)
     }
 }

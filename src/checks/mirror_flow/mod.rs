@@ -1,0 +1,77 @@
+//! The `mirror-flow` family: the steepest flow of a reparameterised model is a steepest mirror flow
+//! `d/dt R'(x) = −φ_q(∇f(x))` (THEORY §3). One claim:
+//! - [`deep_diagonal::DeepDiagonalMirror`]: for `x = w_1 ⊙ … ⊙ w_L` with per-layer constants
+//!   `|w_i|^q − |w_j|^q = λ_i − λ_j`, the parameter flow and the mirror flow of the potential of
+//!   THEORY §3 agree, `R''(x) = 1/h(w)`, and the flow is path independent (a non-commuting map is
+//!   not).
+//!
+//! Shared here: the seeded random regression on a deep diagonal model ([`Regression`]).
+
+pub mod deep_diagonal;
+
+use crate::error::{check_depth, check_positive, check_q, finite, InputError, InputResult};
+use crate::problem::{check_size, Problem};
+use crate::reparam::{DeepDiagonal, Initialization};
+use nalgebra::DVector;
+
+/// A seeded random regression (Gaussian A and y) on a one-sided deep diagonal model.
+pub struct Regression {
+    /// The data.
+    pub problem: Problem,
+    /// The model `x = w_1 ⊙ … ⊙ w_L`.
+    pub model: DeepDiagonal,
+    /// The initialisation.
+    pub init: Initialization,
+    /// The steepest-descent exponent.
+    pub q: f64,
+    /// The initial parameters.
+    pub w0: DVector<f64>,
+}
+
+/// The per-layer constants: `constants` (one per layer) if given, else λ-balanced with `balance`
+/// (layer 1 at `(α^q + λ)^{1/q}`, the others at α).
+fn constants(depth: usize, balance: f64, constants: Option<&[f64]>) -> InputResult<Vec<f64>> {
+    finite("balance", balance)?;
+    match constants {
+        Some(c) => {
+            if balance != 0.0 {
+                return Err(InputError::new("constants", "give either constants or balance, not both"));
+            }
+            if c.len() != depth {
+                return Err(InputError::new("constants", format!("{} values for depth {depth}", c.len())));
+            }
+            for &v in c {
+                finite("constants", v)?;
+            }
+            Ok(c.to_vec())
+        }
+        None => Ok(Initialization::lambda(1.0, depth, balance).constants),
+    }
+}
+
+/// Validates the shared fields (`L` by [`check_depth`], `q ∈ [1, 2]`, `α > 0`, `n·d` within the
+/// budget, `α^q + λ_i > 0`) and builds the regression.
+#[allow(clippy::too_many_arguments)]
+pub fn regression(
+    depth: usize,
+    q: f64,
+    alpha: f64,
+    balance: f64,
+    layer_constants: Option<&[f64]>,
+    seed: u64,
+    samples: usize,
+    dim: usize,
+) -> InputResult<Regression> {
+    let depth = check_depth("depth", depth as i64)?;
+    let q = check_q("q", q)?;
+    check_positive("alpha", alpha)?;
+    check_size(samples, dim)?;
+    let init = Initialization { alpha, constants: constants(depth, balance, layer_constants)? };
+    let model = DeepDiagonal::new(depth, dim);
+    let w0 = model.init(&init, q).map_err(|e| {
+        let key = if layer_constants.is_some() && e.location == "balance" { "constants".into() } else { e.location };
+        InputError::new(key, e.message)
+    })?;
+    let problem = Problem::random_regression(seed, samples, dim, 0);
+    Ok(Regression { problem, model, init, q, w0 })
+}
