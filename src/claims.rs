@@ -315,10 +315,13 @@ impl Card {
                 s.split_once('=').ok_or_else(|| InputError::new("--set", format!("expected key=value, got '{s}'")))?;
             let key = k.trim();
             let value: Value = toml::from_str::<BTreeMap<String, Value>>(&format!("v = {}", v.trim()))
-                .map_err(|e| InputError::new(format!("--set {key}"), format!("bad value '{v}': {}", e.message().trim())))?
+                .map_err(|e| {
+                    InputError::new(format!("--set {key}"), format!("bad value '{v}': {}", e.message().trim()))
+                })?
                 .remove("v")
                 .expect("parsed key");
-            let mut a = Assignment { fixed: std::mem::take(&mut self.parameters), axes: std::mem::take(&mut self.grid) };
+            let mut a =
+                Assignment { fixed: std::mem::take(&mut self.parameters), axes: std::mem::take(&mut self.grid) };
             a.set(key, value);
             let axis = a.axes.get(key.trim_start_matches("grid.")).map(check_axis);
             self.parameters = a.fixed;

@@ -302,16 +302,21 @@ pub const VERIFY_TIGHTEN: f64 = 0.1;
 /// tighter integration tolerances: the numerical error must be well inside the tolerance.
 pub const VERIFY_SHARE: f64 = 0.1;
 
-/// Compares each row with its re-solve at tighter tolerances: a row whose error moved by more than
-/// `VERIFY_SHARE × tolerance`, or whose verdict changed, becomes INCONCLUSIVE with the shift.
+/// Compares each row with its re-solve at tighter tolerances. A row is numerically settled when
+/// its verdict is the same and its error moved by at most `VERIFY_SHARE × tolerance`, or — for a
+/// row that fails both times — by at most `VERIFY_SHARE` of its distance beyond the tolerance (a
+/// wrong claim far outside its tolerance stays wrong whatever the rounding). Anything else
+/// becomes INCONCLUSIVE with the shift.
 pub fn verify_numerics(rows: &mut [Evidence], tight: &[Evidence]) {
     for (row, again) in rows.iter_mut().zip(tight) {
         if row.observation || row.tolerance.is_nan() {
             continue;
         }
         let shift = (row.error - again.error).abs();
-        let moved = !(shift <= VERIFY_SHARE * row.tolerance);
-        if moved || row.verdict.label() != again.verdict.label() {
+        let same = row.verdict.label() == again.verdict.label();
+        let failing = matches!(row.verdict, Verdict::Fail(_)) && same;
+        let room = if failing { (row.error - row.tolerance).max(row.tolerance) } else { row.tolerance };
+        if !same || shift.is_nan() || shift > VERIFY_SHARE * room {
             row.verdict = Verdict::Inconclusive(format!(
                 "{}: the error moved from {:.3e} to {:.3e} at 10× tighter integration tolerances (more than {} of the tolerance {:.1e})",
                 row.quantity, row.error, again.error, VERIFY_SHARE, row.tolerance
