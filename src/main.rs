@@ -136,9 +136,12 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
-        /// Worker threads (default: all cores).
+        /// Worker threads (default: all cores; at most 4 × cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Print the verdict table of a saved report.json (the README's table) and run nothing.
+        #[arg(long, value_name = "REPORT_JSON")]
+        table: Option<PathBuf>,
     },
     /// Test the tester: run the table of wrong claims (tests/wrong_claims.toml); exit 0 iff none
     /// is PASS.
@@ -457,7 +460,11 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(ok)
         }
-        Command::Report { ids, out, format, diff, no_plots, quiet, jobs } => {
+        Command::Report { table: Some(path), .. } => {
+            print!("{}", read_report(&path)?.summary_table());
+            Ok(true)
+        }
+        Command::Report { ids, out, format, diff, no_plots, quiet, jobs, table: None } => {
             report(&cli.cards, &ids, &out, format, diff, no_plots, quiet, jobs)
         }
         Command::Bench { format } => {

@@ -195,15 +195,23 @@ impl Report {
             .map_err(|e| InputError::new(format!("{source}:{}", e.line()), format!("not a mirrorflow report: {e}")))
     }
 
-    /// The verdict table (one line per card) used in the README.
+    /// The verdict table (one line per card) used in the README: the controls column gives the
+    /// weakest power (error/tolerance) among the controls that must FAIL.
     pub fn summary_table(&self) -> String {
         let mut out = String::from(
-            "| card | family | provenance | expect | verdict | controls | claim |\n|---|---|---|---|---|---|---|\n",
+            "| card | check | provenance | expect | verdict | controls | title |\n|---|---|---|---|---|---|---|\n",
         );
         for c in &self.cards {
             let controls = c.controls.iter().filter(|k| k.matches).count();
+            let weakest = c
+                .controls
+                .iter()
+                .filter(|k| k.expected == "fail")
+                .map(|k| k.power)
+                .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| if p.is_nan() { p } else { m.min(p) })));
+            let power = weakest.map_or(String::new(), |p| format!(" (power ≥ {p:.1e})"));
             out += &format!(
-                "| `{}` | {} | {} | {} | {} | {}/{} as expected | {} |\n",
+                "| `{}` | {} | {} | {} | {} | {}/{} as expected{power} | {} |\n",
                 c.id,
                 c.check,
                 c.provenance,
