@@ -99,3 +99,37 @@ fn readme_table_is_current() {
         "README card table is stale: paste the table printed by `cargo run --release -- report`"
     );
 }
+
+#[test]
+fn diff_exits_1_when_cards_or_controls_of_the_old_report_are_missing() {
+    use mirrorflow::report::{diff, regressed, Change, Report};
+    let text = std::fs::read_to_string(repo().join("snapshots/report.json")).unwrap();
+    let old = Report::from_json("report.json", &text).unwrap();
+    // a subset of the cards: every other card is missing
+    let mut subset = old.clone();
+    subset.cards.truncate(1);
+    let changes = diff(&old, &subset);
+    assert!(regressed(&changes), "a missing card is a regression");
+    assert!(changes.iter().any(|c| matches!(c, Change::Card { what: "removed", .. })));
+    // a removed control and an unknown verdict string
+    let mut fewer = old.clone();
+    let with_controls = fewer.cards.iter_mut().find(|c| !c.controls.is_empty()).unwrap();
+    let removed = with_controls.controls.pop().unwrap().id;
+    let changes = diff(&old, &fewer);
+    assert!(regressed(&changes));
+    assert!(changes.iter().any(|c| c.to_string() == format!("CARD {removed} removed")), "{changes:?}");
+    let mut odd = old.clone();
+    odd.cards[0].verdict = "MAYBE".into();
+    assert!(regressed(&diff(&old, &odd)));
+    assert!(!regressed(&diff(&old, &old)), "an unchanged report is no regression");
+    // through the CLI: one card against the full committed report exits 1 and names a removed card
+    let out = fresh_dir("subset");
+    let o = mirrorflow(
+        &["report", "sign-flip", "--out", out.to_str().unwrap(), "--quiet", "--no-plots", "--diff"]
+            .into_iter()
+            .chain([repo().join("snapshots/report.json").to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("removed"));
+}
