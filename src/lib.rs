@@ -21,6 +21,7 @@ pub mod quadrature;
 pub mod reparam;
 pub mod report;
 pub mod rng;
+pub mod signflow;
 pub mod roots;
 pub mod switching;
 pub mod verdict;
