@@ -21,7 +21,7 @@ pub mod quadrature;
 pub mod reparam;
 pub mod report;
 pub mod rng;
-pub mod signflow;
 pub mod roots;
+pub mod signflow;
 pub mod switching;
 pub mod verdict;
