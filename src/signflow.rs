@@ -198,9 +198,30 @@ impl<'a> DiagonalSignFlow<'a> {
             .map(|c| c.solve(&rhs).component_div(&ds))
             .filter(|u| u.iter().all(|v| v.is_finite()))
             .unwrap_or_else(|| {
-                let m = DMatrix::from_fn(n, n, |a, b| hss[(a, b)] * ds[b]);
-                let scale = m.amax().max(f64::MIN_POSITIVE);
-                m.svd(true, true).solve(&rhs, 1e-12 * scale).unwrap_or_else(|_| DVector::from_element(n, f64::NAN))
+                // singular H_SS (more sliding coordinates than rank H): the sliding signs are not
+                // unique. Take a solution inside the box |s| ≤ 1 — projected Gauss–Seidel on
+                // min ½uᵀH_SS u − rhsᵀu, |u_k| ≤ D_k, from u = 0 — so that the choice agrees with
+                // the event-time selection (a minimum-norm solution can leave the box and cause
+                // an endless cascade of exit events). Which solution SignGD selects here is open
+                // (docs/SIGN_FLOWS.md §3).
+                let mut u = DVector::zeros(n);
+                let scale = hss.amax().max(f64::MIN_POSITIVE) * ds.amax().max(f64::MIN_POSITIVE);
+                for _ in 0..500 {
+                    let mut change: f64 = 0.0;
+                    for a in 0..n {
+                        if ds[a] == 0.0 || hss[(a, a)] <= 0.0 {
+                            continue;
+                        }
+                        let r = rhs[a] - hss.row(a).dot(&u.transpose()) + hss[(a, a)] * u[a];
+                        let new = (r / hss[(a, a)]).clamp(-ds[a], ds[a]);
+                        change = change.max((new - u[a]).abs() * hss[(a, a)]);
+                        u[a] = new;
+                    }
+                    if change <= 1e-15 * scale {
+                        break;
+                    }
+                }
+                DVector::from_fn(n, |a, _| if ds[a] > 0.0 { u[a] / ds[a] } else { 0.0 })
             });
         for (a, &k) in idx.iter().enumerate() {
             s[k] = solved[a];
