@@ -331,6 +331,9 @@ impl Segment<'_> {
     }
 
     /// A Dopri5/Dop853 run; on failure also the last accepted state.
+    // the error carries the last accepted state for the Rosenbrock fallback; it is built once per
+    // failed segment, so its size costs nothing measurable
+    #[allow(clippy::result_large_err)]
     fn explicit(&self, n_max: u32) -> Result<SegmentResult, SegmentError> {
         let (stopped, nonfinite, evals) = (Cell::new(false), Cell::new(false), Cell::new(0));
         let adapter =

@@ -296,11 +296,11 @@ impl<'a> DiagonalSignFlow<'a> {
         let mut k: Vec<DVector<f64>> = Vec::with_capacity(7);
         k.push(f0.clone());
         let mut y = DVector::zeros(n);
-        for i in 1..7 {
+        for row in A.iter().skip(1) {
             y.copy_from(w);
-            for (jj, kj) in k.iter().enumerate() {
-                if A[i][jj] != 0.0 {
-                    y.axpy(h * A[i][jj], kj, 1.0);
+            for (a, kj) in row.iter().zip(&k) {
+                if *a != 0.0 {
+                    y.axpy(h * a, kj, 1.0);
                 }
             }
             let mut ki = DVector::zeros(n);
