@@ -346,3 +346,13 @@ pub fn sign_flow_scaling() -> Line {
         time_ratio: runs[3].1 / runs[0].1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[ignore]
+    fn print_sign_flow_scaling() {
+        let line = super::sign_flow_scaling();
+        println!("{}\n  {}\n  {}", line.name, line.baseline, line.ours);
+    }
+}

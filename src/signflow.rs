@@ -125,10 +125,11 @@ impl<'a> DiagonalSignFlow<'a> {
         Self { problem, model: *model, mu, groups, hessian }
     }
 
-    fn hess(&self, x: &DVector<f64>) -> DMatrix<f64> {
+    /// `∇²f(x)`: borrowed for the squared loss (constant), computed otherwise.
+    fn hess(&self, x: &DVector<f64>) -> std::borrow::Cow<'_, DMatrix<f64>> {
         match &self.hessian {
-            Some(h) => h.clone(),
-            None => self.problem.hessian(x),
+            Some(h) => std::borrow::Cow::Borrowed(h),
+            None => std::borrow::Cow::Owned(self.problem.hessian(x)),
         }
     }
 
