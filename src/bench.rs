@@ -314,3 +314,45 @@ pub fn log_time_vs_plain() -> Line {
         time_ratio: t_far_plain / t_far,
     }
 }
+
+/// SignGF (q = 1) on random regression (n = d/4, 3-sparse teacher, L = 2 balanced, α = 0.1) to
+/// t = 1 with the event-driven engine of [`crate::signflow`], for d ∈ {25, 50, 100, 200}, and the
+/// exponent of a least-squares fit `time ∝ d^k` (issue 11 target: k ≤ 2, d = 200 under 5 s; the
+/// previous switched integrator measured 0.19, 2.5, 17.8, 233 s, k ≈ 3.5). The baseline column is
+/// the d = 25 run; `time_ratio` is the d = 200 time over the d = 25 time.
+pub fn sign_flow_scaling() -> Line {
+    let dims = [25usize, 50, 100, 200];
+    let mut runs = Vec::new();
+    for &d in &dims {
+        let problem = Problem::random_regression(7, d / 4, d, 3);
+        let model = DeepDiagonal::new(2, d);
+        let w0 = model.init(&Initialization::balanced(0.1, 2), 1.0).expect("valid init");
+        let flow = SteepestFlow { problem: &problem, model: &model, q: 1.0, decay: WeightDecay::None };
+        let (r, secs) = timed(|| flow.run(&w0, &[1.0], None, &Settings::default()));
+        let what = match &r {
+            Ok(tr) => format!("{} events", tr.stats.events),
+            Err(e) => format!("FAILED: {}", e.failure),
+        };
+        runs.push((d, secs, what));
+    }
+    let points: Vec<(f64, f64)> = runs.iter().map(|(d, s, _)| ((*d as f64).ln(), s.max(1e-9).ln())).collect();
+    let exponent = crate::fit::fit_line(&points).slope;
+    let list: Vec<String> = runs.iter().map(|(d, s, w)| format!("d={d}: {s:.3} s ({w})")).collect();
+    Line {
+        name: "SignGF on regression to t = 1: time vs d (n = d/4)".into(),
+        baseline: format!("d=25: {:.3} s", runs[0].1),
+        ours: format!("{}; fitted exponent {exponent:.2}", list.join(", ")),
+        count_ratio: exponent,
+        time_ratio: runs[3].1 / runs[0].1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[ignore]
+    fn print_sign_flow_scaling() {
+        let line = super::sign_flow_scaling();
+        println!("{}\n  {}\n  {}", line.name, line.baseline, line.ours);
+    }
+}

@@ -315,6 +315,11 @@ pub fn first_passage(
     horizon: f64,
     settings: &Settings,
 ) -> Result<Passage, PassageError> {
+    if level(y0) >= 0.0 {
+        // already on or past the level (e.g. a second coordinate that activated together with the
+        // previous one, which a sign flow does): the first passage is at once
+        return Ok(Passage { time: 0.0, stats: Stats::default(), state: y0.clone() });
+    }
     let last = RefCell::new((0.0, y0.clone()));
     let watch = |t: f64, y: &DVector<f64>| {
         if level(y) >= 0.0 {

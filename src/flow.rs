@@ -153,6 +153,17 @@ impl Flow for SteepestFlow<'_> {
             let rhs = |_t: f64, w: &DVector<f64>, dw: &mut DVector<f64>| *dw = self.velocity(w);
             return integrate(&rhs, w0, 0.0, times, stop, &smooth_only(self.q, settings));
         }
+        if let (Some(model), 0.0) = (self.model.as_deep_diagonal(), self.decay.coupled()) {
+            return crate::signflow::run_sign_flow(
+                self.problem,
+                model,
+                self.decay.decoupled(),
+                w0,
+                times,
+                stop,
+                settings,
+            );
+        }
         let diagonal = self.model.diagonal_jacobian(w0).is_some();
         if diagonal && self.decay.coupled() == 0.0 {
             integrate_switched(&CoordinateSigns(self), w0, 0.0, times, stop, settings)

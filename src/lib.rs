@@ -23,5 +23,6 @@ pub mod report;
 pub mod rng;
 pub mod roots;
 pub mod selftest;
+pub mod signflow;
 pub mod switching;
 pub mod verdict;

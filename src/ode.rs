@@ -122,6 +122,43 @@ pub struct IntegrationFailure {
     pub failure: Failure,
     /// Statistics up to the failure.
     pub stats: Stats,
+    /// The last accepted time and state, when the integrator that failed keeps it (the
+    /// event-driven sign flow of [`crate::signflow`] does), so that a report can show where the
+    /// run stopped with status "inconclusive".
+    pub last: Option<(f64, DVector<f64>)>,
+}
+
+impl IntegrationFailure {
+    /// A failure without a recorded last state.
+    pub fn new(failure: Failure, stats: Stats) -> Self {
+        Self { failure, stats, last: None }
+    }
+}
+
+/// The outcome of a completed integration: `Ok`, or a stop for a reason that leaves the result
+/// unverified (the engine then still returns its last state). Every flow result carries one, so
+/// that a JSON report always has a `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum FlowStatus {
+    /// The integration reached its end (or its stop condition, or a detected stationary point).
+    #[default]
+    Ok,
+    /// The result is not trustworthy; `reason` says why.
+    Inconclusive {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl FlowStatus {
+    /// `"ok"` or `"inconclusive"`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            FlowStatus::Ok => "ok",
+            FlowStatus::Inconclusive { .. } => "inconclusive",
+        }
+    }
 }
 
 impl fmt::Display for IntegrationFailure {
@@ -141,11 +178,43 @@ pub struct Trajectory {
     pub stats: Stats,
     /// True when the stop condition ended the integration before the last sample time.
     pub stopped: bool,
-    /// When a flow was found stationary (see `flow::run_to_stationarity`), the time it was.
+    /// When a flow was found stationary (see `flow::run_to_stationarity`, and the finite-time
+    /// arrival detection of the q < 2 flows and of [`crate::signflow`]), the time it was; the state
+    /// is held there for the remaining samples.
     pub stationary_at: Option<f64>,
+    /// `ok` unless the engine returned a result it could not certify.
+    pub status: FlowStatus,
 }
 
 impl Trajectory {
+    /// A trajectory holding only its initial state.
+    pub fn start(t0: f64, y0: &DVector<f64>) -> Self {
+        Self {
+            t: vec![t0],
+            y: vec![y0.clone()],
+            stats: Stats::default(),
+            stopped: false,
+            stationary_at: None,
+            status: FlowStatus::Ok,
+        }
+    }
+
+    /// Fills the sample `times` at or after `t_stop` with the final state (a flow held at a
+    /// stationary point reached at `t_stop`), recording `stationary_at`.
+    pub fn hold_from(&mut self, t_stop: f64, times: &[f64]) {
+        let last = self.last().clone();
+        if self.t_end() < t_stop {
+            self.t.push(t_stop);
+            self.y.push(last.clone());
+        }
+        self.stationary_at = Some(t_stop);
+        let end = self.t_end();
+        for &t in times.iter().filter(|&&t| t > end) {
+            self.t.push(t);
+            self.y.push(last.clone());
+        }
+    }
+
     /// The final state.
     pub fn last(&self) -> &DVector<f64> {
         self.y.last().expect("a trajectory has its initial state")
@@ -246,7 +315,7 @@ impl Segment<'_> {
         let fallback = self.settings.stiff_after > 0 && self.settings.stiff_after < self.steps;
         let budget = if fallback { self.settings.stiff_after } else { self.steps };
         match self.explicit(budget) {
-            Err((IntegrationFailure { failure: Failure::StepLimit { .. }, stats }, Some((t, y)))) if fallback => {
+            Err((IntegrationFailure { failure: Failure::StepLimit { .. }, stats, .. }, Some((t, y)))) if fallback => {
                 let rest = Segment { t0: t, y0: &y, steps: self.steps - stats.steps as u32, ..*self };
                 let (t_end, y_end, stopped, more) = rest.rosenbrock().map_err(|mut e| {
                     e.stats += stats;
@@ -262,6 +331,9 @@ impl Segment<'_> {
     }
 
     /// A Dopri5/Dop853 run; on failure also the last accepted state.
+    // the error carries the last accepted state for the Rosenbrock fallback; it is built once per
+    // failed segment, so its size costs nothing measurable
+    #[allow(clippy::result_large_err)]
     fn explicit(&self, n_max: u32) -> Result<SegmentResult, SegmentError> {
         let (stopped, nonfinite, evals) = (Cell::new(false), Cell::new(false), Cell::new(0));
         let adapter =
@@ -291,10 +363,10 @@ impl Segment<'_> {
                     Failure::StepSizeUnderflow { t: x }
                 }
             };
-            return Err((IntegrationFailure { failure, stats }, last));
+            return Err((IntegrationFailure { failure, stats, last: last.clone() }, last));
         }
         if nonfinite.get() {
-            return Err((IntegrationFailure { failure: Failure::NonFinite { t: t_reached }, stats }, None));
+            return Err((IntegrationFailure::new(Failure::NonFinite { t: t_reached }, stats), None));
         }
         let y = y_out.unwrap_or_else(|| self.y0.clone());
         Ok((t_reached, y, stopped.get(), stats))
@@ -319,7 +391,7 @@ impl Segment<'_> {
         let (mut t, mut y) = (t0, y0.clone());
         let h_max = if settings.h_max > 0.0 { settings.h_max } else { t1 - t0 };
         let mut h = (1e-3 * (t1 - t0)).min(h_max);
-        let fail = |failure: Failure, stats: Stats| IntegrationFailure { failure, stats };
+        let fail = |failure: Failure, stats: Stats| IntegrationFailure::new(failure, stats);
         while t < t1 {
             if stats.steps + stats.rejected >= steps_left as u64 {
                 return Err(fail(Failure::StepLimit { t, steps: settings.max_steps }, stats));
@@ -393,8 +465,7 @@ pub fn integrate(
     stop: Option<&Stop<'_>>,
     settings: &Settings,
 ) -> Result<Trajectory, IntegrationFailure> {
-    let mut traj =
-        Trajectory { t: vec![t0], y: vec![y0.clone()], stats: Stats::default(), stopped: false, stationary_at: None };
+    let mut traj = Trajectory::start(t0, y0);
     for &t1 in times {
         let (t, y) = (traj.t_end(), traj.last().clone());
         if t1 <= t {

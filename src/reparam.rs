@@ -29,6 +29,12 @@ pub trait Reparameterization: Send + Sync {
     fn at_saddle(&self, w: &DVector<f64>) -> Vec<bool> {
         vec![false; w.len()]
     }
+
+    /// The model as a [`DeepDiagonal`], when it is one (the event-driven sign flow of
+    /// [`crate::signflow`] needs its factor groups).
+    fn as_deep_diagonal(&self) -> Option<&DeepDiagonal> {
+        None
+    }
 }
 
 /// Below this magnitude a weight counts as zero for [`Reparameterization::at_saddle`]. Sign flows
@@ -165,6 +171,10 @@ impl DeepDiagonal {
 impl Reparameterization for DeepDiagonal {
     fn dim(&self) -> usize {
         self.dim
+    }
+
+    fn as_deep_diagonal(&self) -> Option<&DeepDiagonal> {
+        Some(self)
     }
 
     fn n_params(&self) -> usize {

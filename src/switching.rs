@@ -116,10 +116,9 @@ pub fn integrate_switched(
             mode.classify(sys, y0, k);
         }
     }
-    let mut traj =
-        Trajectory { t: vec![t0], y: vec![y0.clone()], stats: Stats::default(), stopped: false, stationary_at: None };
+    let mut traj = Trajectory::start(t0, y0);
     let (mut t, mut y) = (t0, y0.clone());
-    let fail = |failure: Failure, stats: Stats| IntegrationFailure { failure, stats };
+    let fail = |failure: Failure, stats: Stats| IntegrationFailure::new(failure, stats);
     for &t1 in times {
         while t < t1 {
             let frozen = mode.clone();
