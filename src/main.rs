@@ -475,6 +475,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 bench::stiff_tail(),
                 bench::bregman_dual_vs_penalty(),
                 bench::log_time_vs_plain(),
+                bench::sign_flow_scaling(),
                 bench::jobs_scaling(&cards),
             ];
             if format == Format::Json {
@@ -593,20 +594,32 @@ fn run(cli: Cli) -> InputResult<bool> {
             let flow = SteepestFlow { problem: &problem, model: &model, q, decay };
             let settings = Settings { rtol: 1e-12, atol: 1e-14, ..Settings::default() };
             let result = run_until_loss(&flow, &w0, t_end, until_loss, 1, &settings);
-            let tr = match result {
-                Ok(t) => t,
+            // the state reached and the status: a failed integration still reports its last state
+            let (t, w, stats, status) = match result {
+                Ok(tr) => (tr.t_end(), tr.last().clone(), tr.stats, tr.status.clone()),
                 Err(e) => {
-                    eprintln!("INCONCLUSIVE: {e}");
-                    return Ok(false);
+                    let (t, w) = e.last.clone().unwrap_or((0.0, w0.clone()));
+                    (t, w, e.stats, mirrorflow::ode::FlowStatus::Inconclusive { reason: e.to_string() })
                 }
             };
-            let x = model.x(tr.last());
+            let x = model.x(&w);
             let loss = problem.loss(&x);
             let reached = until_loss.is_none_or(|e| loss <= e);
+            let status = match status {
+                mirrorflow::ode::FlowStatus::Ok if !reached => mirrorflow::ode::FlowStatus::Inconclusive {
+                    reason: format!("loss {loss:.3e} above --until-loss at t_end = {t_end}"),
+                },
+                s => s,
+            };
+            let reason = match &status {
+                mirrorflow::ode::FlowStatus::Inconclusive { reason } => Some(reason.clone()),
+                mirrorflow::ode::FlowStatus::Ok => None,
+            };
             if format == Format::Json {
                 let out = serde_json::json!({
-                    "x": x.as_slice(), "loss": loss, "t": tr.t_end(), "reached": reached,
-                    "w": tr.last().as_slice(), "stats": tr.stats,
+                    "status": status.label(), "reason": reason,
+                    "x": x.as_slice(), "loss": loss, "t": t, "reached": reached,
+                    "w": w.as_slice(), "stats": stats,
                     "depth": depth, "q": q, "alpha": alpha, "balance": balance,
                 });
                 println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
@@ -614,17 +627,14 @@ fn run(cli: Cli) -> InputResult<bool> {
                 let xs: Vec<String> = x.iter().map(|v| display_number(*v)).collect();
                 println!("x = [{}]", xs.join(", "));
                 println!(
-                    "loss = {loss:.3e} at t = {:.6}   ({} steps, {} rhs evaluations, {} switching events)",
-                    tr.t_end(),
-                    tr.stats.steps,
-                    tr.stats.rhs_evals,
-                    tr.stats.events
+                    "loss = {loss:.3e} at t = {t:.6}   ({} steps, {} rhs evaluations, {} switching events)",
+                    stats.steps, stats.rhs_evals, stats.events
                 );
             }
-            if !reached {
-                eprintln!("INCONCLUSIVE: loss {loss:.3e} above --until-loss at t_end = {t_end}");
+            if let Some(r) = &reason {
+                eprintln!("INCONCLUSIVE: {r}");
             }
-            Ok(reached)
+            Ok(reason.is_none())
         }
         Command::Escape { depth, q, alpha, gradient, level, sweep, alphas, format } => {
             escape_command(depth, q, alpha, gradient, level, sweep, &alphas, format)

@@ -543,6 +543,11 @@ impl<'a> DiagonalSignFlow<'a> {
                     traj.stats = stats;
                     traj.t.push(t);
                     traj.y.push(w.clone());
+                    if stop.is_some_and(|s| s(t, &w)) {
+                        // the caller's condition holds at the stationary point: stop here
+                        traj.stopped = true;
+                        return Ok(traj);
+                    }
                     traj.hold_from(t, times);
                     return Ok(traj);
                 }
@@ -763,10 +768,23 @@ impl<'a> DiagonalSignFlow<'a> {
         // the re-stepped state must satisfy the condition too (it differs from the interpolant by
         // the local error); if not, the step end does
         if stop(t + hi * h, &ys) {
-            (t + hi * h, ys)
-        } else {
-            (t + h, y1.clone())
+            return (t + hi * h, ys);
         }
+        // the interpolant's crossing is off by its error (a long step after an event): bisect
+        // again on re-stepped states, each as accurate as the accepted step
+        let (mut lo, mut hi, mut best) = (hi, 1.0, y1.clone());
+        for _ in 0..40 {
+            let mid = 0.5 * (lo + hi);
+            let (ym, _, _) = self.step(w, f, mid * h, mode);
+            stats.rhs_evals += 7;
+            if stop(t + mid * h, &ym) {
+                hi = mid;
+                best = ym;
+            } else {
+                lo = mid;
+            }
+        }
+        (t + hi * h, best)
     }
 }
 

@@ -193,7 +193,9 @@ impl Claim for DeepDiagonalMirror {
             let xw = s.model.x(w);
             dist = worst(dist, (&xw - x).norm() / xw.norm().max(x0.norm()));
             let h = s.model.gain(w, s.q);
-            for k in 0..xw.len() {
+            // at x_k = 0 exactly (a group resting at the saddle) R'' = ∞ and h = 0: the identity
+            // R''·h = 1 holds on the open set x ≠ 0 only
+            for k in (0..xw.len()).filter(|&k| xw[k] != 0.0) {
                 let r = potential.hess(xw[k]);
                 gain_err = worst(gain_err, (r * h[k] - 1.0).abs());
             }
