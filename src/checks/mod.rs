@@ -11,6 +11,7 @@ pub mod docs;
 pub mod escape;
 pub mod margin;
 pub mod mirror_flow;
+pub mod regression;
 pub mod sparsity;
 pub mod weight_decay;
 

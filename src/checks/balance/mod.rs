@@ -13,9 +13,9 @@ pub mod coupled_sign;
 pub mod decoupled_decay;
 pub mod discrete;
 
-use crate::error::{check_depth, check_positive, InputError, InputResult};
-use crate::problem::{check_size, Problem};
-use crate::reparam::{DeepDiagonal, Initialization};
+use crate::error::{check_positive, InputError, InputResult};
+use crate::problem::Problem;
+use crate::reparam::DeepDiagonal;
 use nalgebra::DVector;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -51,15 +51,19 @@ impl Setup {
         samples: usize,
         dim: usize,
     ) -> InputResult<Self> {
-        let depth = check_depth("depth", depth as i64)?;
-        check_positive("alpha", alpha)?;
-        check_size(samples, dim)?;
-        let problem = Problem::random_regression(seed, samples, dim, 0);
-        let model = DeepDiagonal::new(depth, dim);
-        let w0 = model
-            .init(&Initialization::lambda(alpha, depth, balance), q)
-            .map_err(|e| InputError::new("balance", e.message))?;
-        Ok(Self { problem, model, w0 })
+        let constants = super::regression::lambda_constants(depth, balance);
+        let r = super::regression::build(
+            super::regression::Model::OneSided,
+            depth,
+            q,
+            alpha,
+            constants,
+            seed,
+            samples,
+            dim,
+            0,
+        )?;
+        Ok(Self { problem: r.problem, model: r.model, w0: r.w0 })
     }
 }
 

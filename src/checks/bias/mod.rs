@@ -16,42 +16,16 @@ pub mod generalised;
 pub mod rich_kernel;
 
 use crate::bias::{self, MirrorMap, Oracle, PotentialMap, Projection, SolveSettings, TwoSidedMap};
-use crate::error::{check_depth, check_positive, check_q, finite, InputError, InputResult};
+use crate::error::InputResult;
 use crate::flow::{run_to_stationarity, run_until_loss, Flow, SteepestFlow, WeightDecay};
 use crate::ode::{Settings, Stats};
 use crate::potential::{self, Potential};
-use crate::problem::{check_size, Problem};
-use crate::reparam::{DeepDiagonal, Initialization, Reparameterization};
+use crate::reparam::{DeepDiagonal, Reparameterization};
 use nalgebra::{DMatrix, DVector};
-use schemars::JsonSchema;
-use serde::Deserialize;
 
-/// Which deep diagonal model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Model {
-    /// `x = w_1 ⊙ … ⊙ w_L` (x keeps the sign of its start).
-    OneSided,
-    /// `x = ∏w⁺ − ∏w⁻`, both sides started equal (x0 = 0).
-    TwoSided,
-}
+pub use super::regression::{Model, Regression};
 
-/// A seeded random regression `y = A x*` on a deep diagonal model, with its initialisation.
-pub struct Regression {
-    /// The data (A_ij ~ N(0, 1)).
-    pub problem: Problem,
-    /// The model.
-    pub model: DeepDiagonal,
-    /// The initialisation: λ-balanced (layer 1 at `(α^q + λ)^{1/q}`, the others at α).
-    pub init: Initialization,
-    /// The steepest-descent exponent q.
-    pub q: f64,
-    /// The initial parameters.
-    pub w0: DVector<f64>,
-}
-
-/// The fields of a regression claim, validated: `L` by [`check_depth`], `q ∈ [1, 2]`, `α > 0`,
-/// λ finite with `α^q + λ > 0`, `n·d` within the problem budget, sparsity `k ≤ d`.
+/// The regression of a bias claim, λ-balanced with `balance` ([`super::regression::build`]).
 #[allow(clippy::too_many_arguments)]
 pub fn regression(
     model: Model,
@@ -64,22 +38,8 @@ pub fn regression(
     dim: usize,
     sparsity: usize,
 ) -> InputResult<Regression> {
-    let depth = check_depth("depth", depth as i64)?;
-    let q = check_q("q", q)?;
-    check_positive("alpha", alpha)?;
-    finite("balance", balance)?;
-    check_size(samples, dim)?;
-    if sparsity > dim {
-        return Err(InputError::new("sparsity", format!("a {sparsity}-sparse teacher needs dim ≥ {sparsity}")));
-    }
-    let problem = Problem::random_regression(seed, samples, dim, sparsity);
-    let net = match model {
-        Model::OneSided => DeepDiagonal::new(depth, dim),
-        Model::TwoSided => DeepDiagonal::two_sided(depth, dim),
-    };
-    let init = Initialization::lambda(alpha, depth, balance);
-    let w0 = net.init(&init, q)?;
-    Ok(Regression { problem, model: net, init, q, w0 })
+    let constants = super::regression::lambda_constants(depth, balance);
+    super::regression::build(model, depth, q, alpha, constants, seed, samples, dim, sparsity)
 }
 
 /// The potential of one side of the model: [`potential::for_model`].

@@ -9,24 +9,10 @@
 
 pub mod deep_diagonal;
 
-use crate::error::{check_depth, check_positive, check_q, finite, InputError, InputResult};
-use crate::problem::{check_size, Problem};
-use crate::reparam::{DeepDiagonal, Initialization};
-use nalgebra::DVector;
+use crate::error::{finite, InputError, InputResult};
+use crate::reparam::Initialization;
 
-/// A seeded random regression (Gaussian A and y) on a one-sided deep diagonal model.
-pub struct Regression {
-    /// The data.
-    pub problem: Problem,
-    /// The model `x = w_1 ⊙ … ⊙ w_L`.
-    pub model: DeepDiagonal,
-    /// The initialisation.
-    pub init: Initialization,
-    /// The steepest-descent exponent.
-    pub q: f64,
-    /// The initial parameters.
-    pub w0: DVector<f64>,
-}
+pub use super::regression::Regression;
 
 /// The per-layer constants: `constants` (one per layer) if given, else λ-balanced with `balance`
 /// (layer 1 at `(α^q + λ)^{1/q}`, the others at α).
@@ -62,16 +48,11 @@ pub fn regression(
     samples: usize,
     dim: usize,
 ) -> InputResult<Regression> {
-    let depth = check_depth("depth", depth as i64)?;
-    let q = check_q("q", q)?;
-    check_positive("alpha", alpha)?;
-    check_size(samples, dim)?;
-    let init = Initialization { alpha, constants: constants(depth, balance, layer_constants)? };
-    let model = DeepDiagonal::new(depth, dim);
-    let w0 = model.init(&init, q).map_err(|e| {
-        let key = if layer_constants.is_some() && e.location == "balance" { "constants".into() } else { e.location };
-        InputError::new(key, e.message)
-    })?;
-    let problem = Problem::random_regression(seed, samples, dim, 0);
-    Ok(Regression { problem, model, init, q, w0 })
+    let constants = constants(depth, balance, layer_constants)?;
+    super::regression::build(super::regression::Model::OneSided, depth, q, alpha, constants, seed, samples, dim, 0)
+        .map_err(|e| {
+            let key =
+                if layer_constants.is_some() && e.location == "balance" { "constants".into() } else { e.location };
+            InputError::new(key, e.message)
+        })
 }
