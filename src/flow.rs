@@ -151,7 +151,23 @@ impl Flow for SteepestFlow<'_> {
     ) -> Result<Trajectory, IntegrationFailure> {
         if self.q > 1.0 {
             let rhs = |_t: f64, w: &DVector<f64>, dw: &mut DVector<f64>| *dw = self.velocity(w);
-            return integrate(&rhs, w0, 0.0, times, stop, &smooth_only(self.q, settings));
+            if self.q == 2.0 || self.decay != WeightDecay::None {
+                return integrate(&rhs, w0, 0.0, times, stop, &smooth_only(self.q, settings));
+            }
+            // 1 < q < 2 without decay: d/dt ½‖r‖² ≤ −c‖r‖^q, so an interpolating flow reaches ∇f = 0
+            // in finite time, where φ_q is non-Lipschitz and the explicit steps shrink without end.
+            // Detect the arrival (f ≤ (10·rtol)²(1 + f₀), the integrator's own error level) and hold
+            // the state there (`stationary_at`), unless the caller's own condition stops first.
+            let floor = (10.0 * settings.rtol).powi(2) * (1.0 + self.loss(w0));
+            let arrived = |w: &DVector<f64>| self.loss(w) <= floor;
+            let watch = |t: f64, w: &DVector<f64>| stop.is_some_and(|s| s(t, w)) || arrived(w);
+            let mut tr = integrate(&rhs, w0, 0.0, times, Some(&watch), &smooth_only(self.q, settings))?;
+            if tr.stopped && !stop.is_some_and(|s| s(tr.t_end(), tr.last())) {
+                tr.stopped = false;
+                let t = tr.t_end();
+                tr.hold_from(t, times);
+            }
+            return Ok(tr);
         }
         if let (Some(model), 0.0) = (self.model.as_deep_diagonal(), self.decay.coupled()) {
             return crate::signflow::run_sign_flow(

@@ -595,11 +595,11 @@ fn run(cli: Cli) -> InputResult<bool> {
             let settings = Settings { rtol: 1e-12, atol: 1e-14, ..Settings::default() };
             let result = run_until_loss(&flow, &w0, t_end, until_loss, 1, &settings);
             // the state reached and the status: a failed integration still reports its last state
-            let (t, w, stats, status) = match result {
-                Ok(tr) => (tr.t_end(), tr.last().clone(), tr.stats, tr.status.clone()),
+            let (t, w, stats, status, stationary_at) = match result {
+                Ok(tr) => (tr.t_end(), tr.last().clone(), tr.stats, tr.status.clone(), tr.stationary_at),
                 Err(e) => {
                     let (t, w) = e.last.clone().unwrap_or((0.0, w0.clone()));
-                    (t, w, e.stats, mirrorflow::ode::FlowStatus::Inconclusive { reason: e.to_string() })
+                    (t, w, e.stats, mirrorflow::ode::FlowStatus::Inconclusive { reason: e.to_string() }, None)
                 }
             };
             let x = model.x(&w);
@@ -617,7 +617,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             };
             if format == Format::Json {
                 let out = serde_json::json!({
-                    "status": status.label(), "reason": reason,
+                    "status": status.label(), "reason": reason, "stationary_at": stationary_at,
                     "x": x.as_slice(), "loss": loss, "t": t, "reached": reached,
                     "w": w.as_slice(), "stats": stats,
                     "depth": depth, "q": q, "alpha": alpha, "balance": balance,
@@ -630,6 +630,11 @@ fn run(cli: Cli) -> InputResult<bool> {
                     "loss = {loss:.3e} at t = {t:.6}   ({} steps, {} rhs evaluations, {} switching events)",
                     stats.steps, stats.rhs_evals, stats.events
                 );
+                if let Some(ts) = stationary_at {
+                    println!(
+                        "stationary point (∇f = 0 up to the integration tolerance) reached at t = {ts:.6}; held there"
+                    );
+                }
             }
             if let Some(r) = &reason {
                 eprintln!("INCONCLUSIVE: {r}");
