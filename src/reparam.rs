@@ -60,7 +60,9 @@ impl Initialization {
     /// λ-balanced: layer 1 at `(α^q + λ)^{1/q}`, layers 2..L at α.
     pub fn lambda(alpha: f64, depth: usize, lambda: f64) -> Self {
         let mut constants = vec![0.0; depth];
-        constants[0] = lambda;
+        if let Some(first) = constants.first_mut() {
+            *first = lambda;
+        }
         Self { alpha, constants }
     }
 

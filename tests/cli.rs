@@ -259,3 +259,32 @@ fn margin_command_reaches_hand_computed_max_margins() {
     let regression = write_data("margin-regression", r#"{"a": [[1, 2], [3, 4]], "y": [1, 2]}"#);
     assert_bad_input(&mirrorflow(&["margin", "--data", regression.to_str().unwrap(), "--depth", "2"]), "loss");
 }
+
+#[test]
+fn sign_flows_do_not_stall_at_small_alpha_and_q_between_1_and_2_reaches_any_horizon() {
+    let data = write_data("readme", r#"{"a": [[1.0, 0.5, -0.3, 0.2], [0.1, -1.0, 0.4, 0.9]], "y": [1.0, 0.6]}"#);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["flow", "--data", data.to_str().unwrap(), "--depth", "2", "--format", "json"];
+        all.extend(args);
+        let out = mirrorflow(&all);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let x = |v: &serde_json::Value| -> Vec<f64> {
+        v["x"].as_array().unwrap().iter().map(|e| e.as_f64().unwrap()).collect()
+    };
+    // SignGF: α = 1e-12 used to stay at x = α² (loss 0.68); its limit agrees with α = 1e-10's
+    // (both interpolate; the event-driven engine is exact between events, so 1e-6 is generous)
+    let small = json(&["--q", "1", "--alpha", "1e-12", "--t-end", "10"]);
+    let ref_ = json(&["--q", "1", "--alpha", "1e-10", "--t-end", "10"]);
+    assert_eq!(small["status"], "ok");
+    assert!(small["loss"].as_f64().unwrap() < 1e-12, "{small}");
+    let gap = x(&small).iter().zip(x(&ref_)).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(gap <= 1e-6, "α = 1e-12 vs 1e-10: {gap:e}");
+    // q = 1.5 reaches ∇f = 0 in finite time and holds there: any horizon, status ok
+    let q = json(&["--q", "1.5", "--alpha", "0.01", "--t-end", "10"]);
+    assert_eq!(q["status"], "ok", "{q}");
+    assert_eq!(q["t"].as_f64().unwrap(), 10.0);
+    assert!(q["stationary_at"].as_f64().unwrap() < 10.0);
+    assert!(q["loss"].as_f64().unwrap() < 1e-20);
+}

@@ -70,5 +70,5 @@ pub fn build(
 
 /// λ-balanced constants: layer 1 at `(α^q + λ)^{1/q}`, the others at α.
 pub fn lambda_constants(depth: usize, balance: f64) -> Vec<f64> {
-    Initialization::lambda(1.0, depth.max(1), balance).constants
+    Initialization::lambda(1.0, depth, balance).constants
 }
