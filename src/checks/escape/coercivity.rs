@@ -86,13 +86,16 @@ impl Claim for Coercivity {
 
     fn evidence(&self, case: &str, tol: &EscapeTolerance, numerics: &Numerics) -> InputResult<Vec<Evidence>> {
         let settings = numerics.settings();
-        let l = self.depth as f64;
         let mut rows = Vec::new();
         let mut small = Vec::new();
         for &q in &self.qs {
             let case = label(case, &format!("q={q}"));
             let esc = CoerciveEscape { depth: self.depth, q, lambda: self.lambda, gamma: self.gamma };
-            let mu = self.lambda.powf(self.mu_exponent.unwrap_or(q * (l - 1.0)));
+            // the coercivity constant of the theory, or λ^k with a claimed exponent k
+            let mu = match self.mu_exponent {
+                None => esc.mu(),
+                Some(k) => self.lambda.powf(k),
+            };
             // min over x of h = 1/R'' by a scan over 0 < |x| ≤ x_1 (layer magnitudes by root finding)
             let p = esc.potential();
             let h_min = (0..=240)
