@@ -579,6 +579,60 @@ mod tests {
     }
 
     #[test]
+    fn every_route_carries_the_gradient_scale() {
+        // γ ≠ 1 (all other tests use γ = 1, where γ^{q−1} is invisible): closed form, quadrature of
+        // the escape integral and the ODE in log-weights are three routes; the ODE runs at the
+        // default rtol 1e-10, so 1e-8 relative leaves a factor 100 for the crossing location
+        for (l, q, gamma) in [(2, 1.5, 2.5), (3, 2.0, 0.3), (3, 1.0, 3.0), (4, 1.25, 0.5)] {
+            let p = LinearEscape { depth: l, q, gamma, level: 0.5 };
+            let exact = p.closed_form(1e-2);
+            let quad = p.quadrature(1e-2);
+            assert!((quad - exact).abs() < 1e-12 * exact, "quadrature L={l} q={q} γ={gamma}: {quad} vs {exact}");
+            let ode = p.integrated(1e-2, &Settings::default()).unwrap().time;
+            assert!((ode - exact).abs() < 1e-8 * exact, "ODE L={l} q={q} γ={gamma}: {ode} vs {exact}");
+        }
+    }
+
+    #[test]
+    fn blow_up_time_is_the_log_weight_flow_plus_its_tail() {
+        // m > 1: the parameter flow in log-weights (Sundman time) to x = 1e150 plus the analytic
+        // tail against T* = x_0^{1−m}/(L(m−1)γ^{q−1}); the tail beyond 1e150 is ≤ 1e-50·T*, so the
+        // agreement is the ODE's (rtol 1e-10, 1e-8 with the crossing)
+        for (l, q, gamma) in [(3, 2.0, 1.0), (4, 2.0, 0.5), (3, 1.75, 2.0)] {
+            let p = LinearEscape { depth: l, q, gamma, level: 1e150 };
+            let t_star = p.blow_up_time(0.3).expect("m > 1 blows up");
+            let ode = p.integrated_in_log_weights(0.3, &Settings::default()).unwrap().time + p.tail(1e150);
+            assert!((ode - t_star).abs() < 1e-8 * t_star, "L={l} q={q} γ={gamma}: {ode} vs {t_star}");
+            // the tail is the closed-form time between two levels: T(x_b) − T(x_a) = tail(x_a) − tail(x_b)
+            let between = |a: f64, b: f64| {
+                LinearEscape { level: b, ..p }.closed_form(0.3) - LinearEscape { level: a, ..p }.closed_form(0.3)
+            };
+            let (a, b) = (2.0, 50.0);
+            assert!((between(a, b) - (p.tail(a) - p.tail(b))).abs() < 1e-12 * p.tail(a));
+        }
+        for (l, q) in [(2, 2.0), (3, 1.5), (3, 1.0), (5, 1.0)] {
+            assert_eq!(
+                LinearEscape { depth: l, q, gamma: 1.0, level: 1.0 }.blow_up_time(0.3),
+                None,
+                "m ≤ 1: L={l} q={q}"
+            );
+        }
+    }
+
+    #[test]
+    fn coercive_quadrature_is_the_parameter_flow() {
+        // w = (0, λ, …, λ): quadrature of R'' (layer magnitudes root-found) against the ODE in w;
+        // both ≈ 1e-10 relative, so 1e-8
+        for (l, q, lambda, gamma) in [(2, 2.0, 0.5, 2.5), (3, 1.5, 2.0, 0.3), (4, 1.0, 0.7, 3.0)] {
+            let c = CoerciveEscape { depth: l, q, lambda, gamma };
+            let quad = c.quadrature(0.5);
+            let ode = c.integrated(0.5, &Settings::default()).unwrap().time;
+            assert!((quad - ode).abs() < 1e-8 * ode, "L={l} q={q} λ={lambda} γ={gamma}: {quad} vs {ode}");
+            assert!(ode <= 0.5 / (c.mu() * gamma.powf(q - 1.0)) * (1.0 + 1e-9), "the bound x_1/(μγ^(q−1))");
+        }
+    }
+
+    #[test]
     fn exact_gd_step_is_the_root_of_the_discrete_map() {
         let p = problem(2, 2.0);
         for alpha in [1e-2, 1e-5] {
