@@ -153,6 +153,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<weight_decay::adam_beta2::AdamBeta2>(),
         claim_type::<weight_decay::adamw_box::AdamwBox>(),
         claim_type::<weight_decay::decoupled_regulariser::DecoupledRegulariser>(),
+        claim_type::<weight_decay::decoupled_selection::DecoupledSelection>(),
         claim_type::<balance::conservation::Conservation>(),
         claim_type::<balance::decoupled_decay::DecoupledDecay>(),
         claim_type::<balance::coupled_sign::CoupledSign>(),

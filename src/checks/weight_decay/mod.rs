@@ -12,11 +12,14 @@
 //! - [`adam_beta2::AdamBeta2`]: Adam(β1 = 0, β2) moves away from SignGD as β2 grows;
 //! - [`adamw_box::AdamwBox`]: AdamW converges to a KKT point of `min F(w) s.t. |w_j| ≤ 1/μ`;
 //! - [`decoupled_regulariser::DecoupledRegulariser`]: balanced decoupled decay is the mirror flow
-//!   with the regulariser drift `−μM'(x)`, `M = Σ|x|^{2−m}/(2−m)` (Table 1).
+//!   with the regulariser drift `−μM'(x)`, `M = Σ|x|^{2−m}/(2−m)` (Table 1);
+//! - [`decoupled_selection::DecoupledSelection`]: which interpolator decoupled SignGF selects on
+//!   under-determined data (open: figures against min ℓ1, min Σ|x|^{2−m} and SignGD).
 
 pub mod adam_beta2;
 pub mod adamw_box;
 pub mod decoupled_regulariser;
+pub mod decoupled_selection;
 pub mod equilibria;
 pub mod optimizer_order;
 pub mod separation;
