@@ -165,6 +165,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<bias::rich_kernel::RichKernel>(),
         claim_type::<mirror_flow::deep_diagonal::DeepDiagonalMirror>(),
         claim_type::<sparsity::depth_concentration::DepthConcentration>(),
+        claim_type::<sparsity::finite_time::FiniteTime>(),
     ]
 }
 
