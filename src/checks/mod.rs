@@ -164,6 +164,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<bias::generalised::Generalised>(),
         claim_type::<bias::rich_kernel::RichKernel>(),
         claim_type::<mirror_flow::deep_diagonal::DeepDiagonalMirror>(),
+        claim_type::<mirror_flow::perturbed_init::PerturbedInit>(),
         claim_type::<sparsity::depth_concentration::DepthConcentration>(),
         claim_type::<sparsity::finite_time::FiniteTime>(),
     ]
