@@ -66,7 +66,7 @@ impl FiniteTime {
     /// with the even-L rest at 0.
     fn layer(&self, depth: usize, j: usize, t: f64) -> f64 {
         let u = self.alphas[j] + sign(self.features[j]) * t;
-        if depth % 2 == 0 {
+        if depth.is_multiple_of(2) {
             u.max(0.0)
         } else {
             u
@@ -77,7 +77,7 @@ impl FiniteTime {
     fn offset(&self, depth: usize, j: usize) -> Option<f64> {
         if self.features[j] > 0.0 {
             Some(-self.alphas[j])
-        } else if depth % 2 == 1 {
+        } else if !depth.is_multiple_of(2) {
             Some(self.alphas[j])
         } else {
             None

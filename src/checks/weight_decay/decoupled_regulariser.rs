@@ -124,7 +124,7 @@ impl RegularisedMirror<'_> {
     /// Integrates from `x0 > 0` through `times`, stopping when a coordinate leaves x > 0.
     pub fn run(&self, x0: &DVector<f64>, times: &[f64], settings: &Settings) -> Result<Trajectory, IntegrationFailure> {
         let z0 = x0.map(|v| self.potential.grad(v));
-        let stop = |_t: f64, z: &DVector<f64>| self.x(z).iter().any(|v| !(*v > 0.0));
+        let stop = |_t: f64, z: &DVector<f64>| self.x(z).iter().any(|v| v.is_nan() || *v <= 0.0);
         if self.q == 1.0 {
             return integrate_switched(self, &z0, 0.0, times, Some(&stop), settings);
         }
@@ -243,7 +243,7 @@ impl Claim for DecoupledRegulariser {
         let mirror = RegularisedMirror { problem: &problem, potential: Balanced::new(self.depth, q), q, mu, k };
         let route_w = if q == 1.0 { "sign engine in w (decoupled decay)" } else { "ODE in w (decoupled decay)" };
         let route_z = format!("ODE in z = R'(x): ż = −φ_q(g) − μ sign(x)|x|^(k−1), k = {}", round_sig(k, 6));
-        let stop_w = |_t: f64, w: &DVector<f64>| w.iter().any(|v| !(*v > 0.0));
+        let stop_w = |_t: f64, w: &DVector<f64>| w.iter().any(|v| v.is_nan() || *v <= 0.0);
         let x0 = model.x(&w0);
         let (tw, tz) = match (flow.run(&w0, &times, Some(&stop_w), &settings), mirror.run(&x0, &times, &settings)) {
             (Ok(a), Ok(b)) => (a, b),
@@ -272,10 +272,12 @@ impl Claim for DecoupledRegulariser {
                 .with_stats(stats),
         );
         // 2. Table 1 exponents at this q
-        let flow_name = match q {
-            q if q == 1.0 => "SignGF".to_string(),
-            q if q == 2.0 => "GF".to_string(),
-            q => format!("q = {q}"),
+        let flow_name = if q == 1.0 {
+            "SignGF".to_string()
+        } else if q == 2.0 {
+            "GF".to_string()
+        } else {
+            format!("q = {q}")
         };
         let route = "log-slope of the model's mirror gain h = 1/R'' on the balanced manifold (L → ∞: Richardson from L = 1000, 2000)";
         for (depth, label, measured) in

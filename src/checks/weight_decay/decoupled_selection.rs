@@ -164,7 +164,6 @@ impl Claim for DecoupledSelection {
             ("SignGD: support size", support(&xd) as f64),
             ("SignGD: ‖x‖₁ / ‖x_ℓ1‖₁", xd.lp_norm(1) / l1.x.lp_norm(1)),
             ("SignGD: distance to min ℓ1 (relative)", dist_from(&xd, &l1.x)),
-            ("engine events", tr.stats.events as f64),
             ("relative change over the last tenth of t_end", moved),
         ];
         let mut rows: Vec<Evidence> =
