@@ -152,6 +152,8 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<weight_decay::optimizer_order::OptimizerOrder>(),
         claim_type::<weight_decay::adam_beta2::AdamBeta2>(),
         claim_type::<weight_decay::adamw_box::AdamwBox>(),
+        claim_type::<weight_decay::decoupled_regulariser::DecoupledRegulariser>(),
+        claim_type::<weight_decay::decoupled_selection::DecoupledSelection>(),
         claim_type::<balance::conservation::Conservation>(),
         claim_type::<balance::decoupled_decay::DecoupledDecay>(),
         claim_type::<balance::coupled_sign::CoupledSign>(),
@@ -162,7 +164,9 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<bias::generalised::Generalised>(),
         claim_type::<bias::rich_kernel::RichKernel>(),
         claim_type::<mirror_flow::deep_diagonal::DeepDiagonalMirror>(),
+        claim_type::<mirror_flow::perturbed_init::PerturbedInit>(),
         claim_type::<sparsity::depth_concentration::DepthConcentration>(),
+        claim_type::<sparsity::finite_time::FiniteTime>(),
     ]
 }
 

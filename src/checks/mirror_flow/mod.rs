@@ -1,13 +1,17 @@
 //! The `mirror-flow` family: the steepest flow of a reparameterised model is a steepest mirror flow
-//! `d/dt R'(x) = −φ_q(∇f(x))` (THEORY §3). One claim:
+//! `d/dt R'(x) = −φ_q(∇f(x))` (THEORY §3). Two claims:
 //! - [`deep_diagonal::DeepDiagonalMirror`]: for `x = w_1 ⊙ … ⊙ w_L` with per-layer constants
 //!   `|w_i|^q − |w_j|^q = λ_i − λ_j`, the parameter flow and the mirror flow of the potential of
 //!   THEORY §3 agree, `R''(x) = 1/h(w)`, and the flow is path independent (a non-commuting map is
-//!   not).
+//!   not);
+//! - [`perturbed_init::PerturbedInit`]: under a random per-coordinate imbalance the flow is the
+//!   mirror flow of the separable potential with each coordinate's own constants; the balanced
+//!   escape formula's error is reported per ε.
 //!
 //! Shared here: the seeded random regression on a deep diagonal model ([`Regression`]).
 
 pub mod deep_diagonal;
+pub mod perturbed_init;
 
 use crate::error::{finite, InputError, InputResult};
 use crate::reparam::Initialization;

@@ -1,11 +1,14 @@
 //! The `sparsity` family: does depth make sign descent concentrate on the relevant feature of a
-//! separable problem (THEORY §5, §8, §9)? One claim:
+//! separable problem (THEORY §5, §8, §9)? Two claims:
 //! - [`depth_concentration::DepthConcentration`]: the paper's figure (L = 10 concentrated, L = 1
-//!   dense) on a setup of our own, reproduced or INCONCLUSIVE.
+//!   dense) on a setup of our own, reproduced or INCONCLUSIVE;
+//! - [`finite_time::FiniteTime`]: SignGF's exact finite-time law `x_j = (α_j + z_j)^L` and its
+//!   concentration ratios `((t − c_j)/(t − c_*))^L`, sharper with L, relaxing in t.
 //!
 //! Shared here: the concentration figures of a direction ([`Concentration`]).
 
 pub mod depth_concentration;
+pub mod finite_time;
 
 use crate::geometry::sign;
 use crate::verdict::{worst, worst_abs};

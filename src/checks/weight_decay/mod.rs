@@ -10,10 +10,16 @@
 //! - [`optimizer_order::OptimizerOrder`]: GD, SignGD, Adam, AdamW with step η track their flows to
 //!   order 1 in η;
 //! - [`adam_beta2::AdamBeta2`]: Adam(β1 = 0, β2) moves away from SignGD as β2 grows;
-//! - [`adamw_box::AdamwBox`]: AdamW converges to a KKT point of `min F(w) s.t. |w_j| ≤ 1/μ`.
+//! - [`adamw_box::AdamwBox`]: AdamW converges to a KKT point of `min F(w) s.t. |w_j| ≤ 1/μ`;
+//! - [`decoupled_regulariser::DecoupledRegulariser`]: balanced decoupled decay is the mirror flow
+//!   with the regulariser drift `−μM'(x)`, `M = Σ|x|^{2−m}/(2−m)` (Table 1);
+//! - [`decoupled_selection::DecoupledSelection`]: which interpolator decoupled SignGF selects on
+//!   under-determined data (open: figures against min ℓ1, min Σ|x|^{2−m} and SignGD).
 
 pub mod adam_beta2;
 pub mod adamw_box;
+pub mod decoupled_regulariser;
+pub mod decoupled_selection;
 pub mod equilibria;
 pub mod optimizer_order;
 pub mod separation;
@@ -71,6 +77,10 @@ pub enum Limit {
     Box,
     /// The unconstrained minimiser `x = b` (weight decay claimed to have no effect).
     Unconstrained,
+    /// The stationary point of `f + μM`, `M = Σ|x|^{2−m}/(2−m)`, `m = q(L−1)/L`, reached from the
+    /// initialisation: decoupled decay's mirror-space regulariser (THEORY §9) claimed to fix the
+    /// equilibria too (true at q = 2 only; for q < 2 they are those of `f + μ^{p−1}(L/p)Σ|x|^{p/L}`).
+    MirrorRegulariser,
 }
 
 pub(crate) fn one_u64() -> u64 {
@@ -151,7 +161,8 @@ impl Regression {
 /// `S` the derivative of the regularised objective:
 /// - coupled (any q) and q = 2: `S(x) = x − b + μ x^{2/L − 1}` (`f + (μL/2)|x|^{2/L}`);
 /// - decoupled, q ∈ (1, 2): `S(x) = x − b + μ^{p−1} x^{p/L − 1}` (`f + (μ^{p−1}L/p)|x|^{p/L}`);
-/// - decoupled, q = 1: the KKT point of `min f s.t. x ≤ μ^{−L}`: `min(b, μ^{−L})`.
+/// - decoupled, q = 1: the KKT point of `min f s.t. x ≤ μ^{−L}`: `min(b, μ^{−L})`;
+/// - [`Limit::MirrorRegulariser`] (any decay): `S(x) = x − b + μ x^{1−m}` (`f + μM`).
 ///
 /// x moves monotonically to the first zero of S in the direction of `−S(x0)` (a geometric scan
 /// with ratio 1.001, then Brent), or to 0 when S stays positive below x0 (the stable point reached
@@ -170,9 +181,10 @@ pub fn predicted_limit(
         Limit::SoftThreshold => return Ok((b - mu).max(0.0)),
         Limit::Box => return Ok(b.min(mu.powf(-l))),
         Limit::Unconstrained => return Ok(b),
-        Limit::Stationary => {}
+        Limit::Stationary | Limit::MirrorRegulariser => {}
     }
     let (coef, expo) = match decay {
+        _ if limit == Limit::MirrorRegulariser => (mu, 1.0 - crate::geometry::mirror_exponent(depth, q)),
         Decay::Decoupled if q == 1.0 => return Ok(b.min(mu.powf(-l))),
         Decay::Decoupled if q < 2.0 => {
             let p = dual_exponent(q);
@@ -246,5 +258,16 @@ mod tests {
         // the claimed alternatives
         assert_eq!(predicted_limit(Limit::SoftThreshold, Decay::Decoupled, 1.0, 2, 0.1, 0.5, 0.01), Ok(0.4));
         assert_eq!(predicted_limit(Limit::Unconstrained, Decay::Decoupled, 1.0, 2, 0.1, 200.0, 0.01), Ok(200.0));
+        // f + μM: q = 1.5, L = 3 has m = 1, M' = 1: the soft threshold b − μ (decoupled: b − μ²)
+        let mr = predicted_limit(Limit::MirrorRegulariser, Decay::Decoupled, 1.5, 3, 0.1, 0.5, 0.01).unwrap();
+        assert!((mr - 0.4).abs() < 1e-12, "{mr}");
+        let st = predicted_limit(Limit::Stationary, Decay::Decoupled, 1.5, 3, 0.1, 0.5, 0.01).unwrap();
+        assert!((st - 0.49).abs() < 1e-12, "{st}");
+        // q = 2: M = Σ|x|^(2/L)/(2/L), so f + μM is the coupled objective f + (μL/2)Σ|x|^(2/L)
+        for depth in [2, 3] {
+            let a = predicted_limit(Limit::MirrorRegulariser, Decay::Decoupled, 2.0, depth, 0.1, 0.5, 0.3).unwrap();
+            let b = predicted_limit(Limit::Stationary, Decay::Coupled, 2.0, depth, 0.1, 0.5, 0.3).unwrap();
+            assert_eq!(a, b);
+        }
     }
 }
