@@ -288,3 +288,22 @@ fn sign_flows_do_not_stall_at_small_alpha_and_q_between_1_and_2_reaches_any_hori
     assert!(q["stationary_at"].as_f64().unwrap() < 10.0);
     assert!(q["loss"].as_f64().unwrap() < 1e-20);
 }
+
+#[test]
+fn json_numbers_of_a_data_file_round_trip_bit_for_bit() {
+    // 17-digit numbers of all magnitudes: without serde_json's `float_roundtrip` some parse 1 ulp off
+    let mut rng = mirrorflow::rng::SplitMix64::new(7);
+    let (n, d) = (12, 14);
+    let value = |rng: &mut mirrorflow::rng::SplitMix64| rng.normal() * 10f64.powi((rng.uniform() * 40.0) as i32 - 20);
+    let a = DMatrix::from_fn(n, d, |_, _| value(&mut rng));
+    let y = DVector::from_fn(n, |_, _| value(&mut rng));
+    // `{:e}` of an f64 prints the shortest digits that parse back to the same bits
+    let rows: Vec<String> = (0..n)
+        .map(|i| format!("[{}]", (0..d).map(|j| format!("{:e}", a[(i, j)])).collect::<Vec<_>>().join(", ")))
+        .collect();
+    let ys: Vec<String> = y.iter().map(|v| format!("{v:e}")).collect();
+    let text = format!("{{\"a\": [{}], \"y\": [{}]}}", rows.join(", "), ys.join(", "));
+    let p = mirrorflow::problem::Problem::from_json("data.json", &text).unwrap();
+    let off = p.a.iter().zip(a.iter()).chain(p.y.iter().zip(y.iter())).filter(|(p, q)| p.to_bits() != q.to_bits());
+    assert_eq!(off.count(), 0, "JSON numbers parsed off by an ulp");
+}
