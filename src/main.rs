@@ -1,6 +1,6 @@
 //! The `mirrorflow` command line: list, show and check theorem cards; run flows on your data.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mirrorflow::checks::{self, Outcome};
 use mirrorflow::claims::Card;
@@ -76,6 +76,11 @@ enum Command {
         id: String,
     },
     /// Check cards with their negative controls; exit 0 iff every outcome matches its expectation.
+    #[command(after_help = "Examples:
+  mirrorflow check --all                      every default-tier card with its negative controls
+  mirrorflow check escape-time --set q=1.5    one card with a parameter overridden
+  mirrorflow check my-card.toml               a card file of your own
+  mirrorflow check --all --format json > outcomes.json")]
     Check {
         /// Card ids, or paths to card files (`path/to/card.toml`).
         ids: Vec<String>,
@@ -118,6 +123,10 @@ enum Command {
     },
     /// Run every card (or the named ones) with its controls and write report.md, report.json and
     /// SVG plots; with --diff, compare with an earlier report.json (exit 1 if a verdict regressed).
+    #[command(after_help = "Examples:
+  mirrorflow report --out mirrorflow-report
+  mirrorflow report --diff snapshots/report.json --no-plots
+  mirrorflow report --table mirrorflow-report/report.json")]
     Report {
         /// Card ids (default: all).
         ids: Vec<String>,
@@ -160,6 +169,9 @@ enum Command {
         format: Format,
     },
     /// Run the steepest flow of a deep diagonal model on your data.
+    #[command(after_help = "Examples:
+  mirrorflow flow --data data.json --depth 2 --q 2 --alpha 0.1 --until-loss 1e-10
+  mirrorflow flow --data data.json --depth 3 --q 1 --alpha 1e-3 --t-end 100 --format json")]
     Flow {
         /// JSON file {"a": [[..],..], "y": [..]}.
         #[arg(long)]
@@ -221,6 +233,9 @@ enum Command {
         format: Format,
     },
     /// Train a deep diagonal model on your data with a discrete optimizer (GD, SignGD, Adam, AdamW).
+    #[command(after_help = "Examples:
+  mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1
+  mirrorflow train --data data.json --optimizer adamw --lr 1e-3 --steps 5000 --depth 2 --alpha 0.1 --weight-decay 1e-2")]
     Train {
         /// JSON file {"a": [[..],..], "y": [..]}.
         #[arg(long)]
@@ -263,6 +278,9 @@ enum Command {
         format: Format,
     },
     /// Predict the GF limit on your data: the Bregman projection argmin D_R(x, x0) s.t. Ax = y.
+    #[command(after_help = "Examples:
+  mirrorflow bias --data data.json --depth 2 --alpha 0.01
+  mirrorflow bias --data data.json --depth 3 --alpha 0.1 --two-sided --compare-flow --format json")]
     Bias {
         /// JSON file {"a": [[..],..], "y": [..]}.
         #[arg(long)]
@@ -294,6 +312,9 @@ enum Command {
     },
     /// Separable classification (exponential loss): the flow's normalised ℓ_{p/L} margin along a
     /// sweep of times against the predicted max-margin point (THEORY §5).
+    #[command(after_help = "Examples:
+  mirrorflow margin --data labels.json --depth 2 --q 2
+  mirrorflow margin --data labels.json --depth 3 --q 1 --times 10,100,1000 --format json")]
     Margin {
         /// JSON file {"a": [[..],..], "y": [±1, ..], "loss": "exponential"}.
         #[arg(long)]
@@ -316,6 +337,16 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+    /// Print a shell completion script to stdout.
+    #[command(after_help = "Examples:
+  mirrorflow completions bash > ~/.local/share/bash-completion/completions/mirrorflow
+  mirrorflow completions zsh > ~/.zfunc/_mirrorflow
+  mirrorflow completions fish > ~/.config/fish/completions/mirrorflow.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -347,6 +378,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> InputResult<bool> {
     match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "mirrorflow", &mut std::io::stdout());
+            Ok(true)
+        }
         Command::List => {
             for c in checks::load_cards(&cli.cards)? {
                 println!("{:<28} {:<10} {}", c.id, format!("{:?}", c.provenance).to_lowercase(), c.title);

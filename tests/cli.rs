@@ -307,3 +307,27 @@ fn json_numbers_of_a_data_file_round_trip_bit_for_bit() {
     let off = p.a.iter().zip(a.iter()).chain(p.y.iter().zip(y.iter())).filter(|(p, q)| p.to_bits() != q.to_bits());
     assert_eq!(off.count(), 0, "JSON numbers parsed off by an ulp");
 }
+
+#[test]
+fn completions_help_examples_licenses_and_citation() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = mirrorflow(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("mirrorflow") && text.contains("check"), "{shell}: {text}");
+    }
+    assert_eq!(mirrorflow(&["completions", "tcsh"]).status.code(), Some(2));
+    for cmd in ["check", "report", "flow", "train", "bias", "margin"] {
+        let out = mirrorflow(&[cmd, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Examples:") && text.contains(&format!("mirrorflow {cmd}")), "{cmd}: {text}");
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mit = std::fs::read_to_string(repo.join("LICENSE-MIT")).unwrap();
+    assert!(mit.contains("the mirrorflow developers") && mit.contains("Permission is hereby granted"));
+    let apache = std::fs::read_to_string(repo.join("LICENSE-APACHE")).unwrap();
+    assert!(apache.contains("Apache License") && apache.contains("Version 2.0"));
+    let cff = std::fs::read_to_string(repo.join("CITATION.cff")).unwrap();
+    assert!(cff.contains("cff-version:") && cff.contains("references:"));
+    assert!(cff.contains("Never Saddle for Reparameterized Steepest Descent as Mirror Flow") && cff.contains("2026"));
+}
