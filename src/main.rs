@@ -26,9 +26,10 @@ use std::process::ExitCode;
     about = "Falsifiable checks of 'Never Saddle for Reparameterized Steepest Descent as Mirror Flow'"
 )]
 struct Cli {
-    /// Folder of theorem cards.
-    #[arg(long, global = true, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/theorems"))]
-    cards: PathBuf,
+    /// A folder of your own theorem cards (*.toml), added to the cards built into mirrorflow (an id
+    /// that is already taken is an error naming both files).
+    #[arg(long, global = true, value_name = "DIR")]
+    cards: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -128,7 +129,7 @@ enum Command {
   mirrorflow report --diff snapshots/report.json --no-plots
   mirrorflow report --table mirrorflow-report/report.json")]
     Report {
-        /// Card ids (default: all).
+        /// Card ids or card files (default: all cards).
         ids: Vec<String>,
         /// Output folder.
         #[arg(long, default_value = "mirrorflow-report")]
@@ -383,7 +384,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             Ok(true)
         }
         Command::List => {
-            for c in checks::load_cards(&cli.cards)? {
+            for c in library(&cli.cards)? {
                 println!("{:<28} {:<10} {}", c.id, format!("{:?}", c.provenance).to_lowercase(), c.title);
             }
             Ok(true)
@@ -398,7 +399,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 }
                 None => mirrorflow::selftest::parse("tests/wrong_claims.toml", mirrorflow::selftest::TABLE)?,
             };
-            let cards = checks::load_cards(&cli.cards)?;
+            let cards = library(&cli.cards)?;
             let pool = pool(jobs)?;
             let mut passed = 0;
             let mut counts = std::collections::BTreeMap::new();
@@ -503,7 +504,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             report(&cli.cards, &ids, &out, format, diff, no_plots, quiet, jobs)
         }
         Command::Bench { format } => {
-            let cards = checks::load_cards(&cli.cards)?;
+            let cards = library(&cli.cards)?;
             let lines = vec![
                 bench::integrator_vs_rk4(),
                 bench::switching_vs_naive(),
@@ -984,19 +985,29 @@ fn bias(cmd: Command) -> InputResult<bool> {
     Ok(ok)
 }
 
+/// The built-in cards plus the user's (`--cards DIR`).
+fn library(user: &Option<PathBuf>) -> InputResult<Vec<Card>> {
+    mirrorflow::cards::library(user.as_deref())
+}
+
+/// Whether a command-line card name is a card file rather than an id.
+fn is_card_file(name: &str) -> bool {
+    name.ends_with(".toml") || std::path::Path::new(name).is_file()
+}
+
 /// The cards named by `ids` (ids or card files), or every card of the selected tiers with `all`.
-fn select_cards(dir: &std::path::Path, ids: &[String], all: bool, paper_scale: bool) -> InputResult<Vec<Card>> {
+fn select_cards(user: &Option<PathBuf>, ids: &[String], all: bool, paper_scale: bool) -> InputResult<Vec<Card>> {
     if !all && ids.is_empty() {
         return Err(InputError::new("check", "name card ids or card files, or pass --all"));
     }
-    let mut cards = if all || ids.iter().any(|i| !i.ends_with(".toml")) { checks::load_cards(dir)? } else { vec![] };
+    let mut cards = if all || ids.iter().any(|i| !is_card_file(i)) { library(user)? } else { vec![] };
     if all {
         cards.retain(|c| paper_scale || c.tier == mirrorflow::claims::Tier::Default);
         return Ok(cards);
     }
     let mut chosen = Vec::new();
     for id in ids {
-        if id.ends_with(".toml") {
+        if is_card_file(id) {
             chosen.push(checks::load_card(std::path::Path::new(id))?);
         } else {
             let card = cards.iter().find(|c| &c.id == id);
@@ -1034,8 +1045,8 @@ fn progress_bar(len: usize, quiet: bool, what: &str) -> ProgressBar {
     bar
 }
 
-fn find(dir: &std::path::Path, id: &str) -> InputResult<Card> {
-    checks::load_cards(dir)?
+fn find(user: &Option<PathBuf>, id: &str) -> InputResult<Card> {
+    library(user)?
         .into_iter()
         .find(|c| c.id == id)
         .ok_or_else(|| InputError::new(id, "no such card (see `mirrorflow list`)"))
@@ -1115,7 +1126,7 @@ fn print_diff(old: &Report, new: &Report, path: &std::path::Path) -> bool {
 
 #[allow(clippy::too_many_arguments)]
 fn report(
-    cards_dir: &std::path::Path,
+    user: &Option<PathBuf>,
     ids: &[String],
     out: &std::path::Path,
     format: ReportFormat,
@@ -1124,15 +1135,7 @@ fn report(
     quiet: bool,
     jobs: Option<usize>,
 ) -> InputResult<bool> {
-    let mut cards = checks::load_cards(cards_dir)?;
-    for id in ids {
-        if !cards.iter().any(|c| &c.id == id) {
-            return Err(InputError::new(id, "no such card (see `mirrorflow list`)"));
-        }
-    }
-    if !ids.is_empty() {
-        cards.retain(|c| ids.contains(&c.id));
-    }
+    let cards = if ids.is_empty() { library(user)? } else { select_cards(user, ids, false, true)? };
     let old = diff.as_deref().map(read_report).transpose()?;
     let pool = pool(jobs)?;
     let bar = progress_bar(cards.len(), quiet, "cards");

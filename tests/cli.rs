@@ -173,8 +173,10 @@ fn check_runs_controls_by_default_and_reports_json() {
 #[test]
 fn a_loosened_tolerance_surfaces_as_an_unexpected_control() {
     // the escape card with a tolerance that no longer separates the wrong claim from the right one
-    let dir = card_folder_of("escape-time", "loose", |text| text.replace("escape = 1e-6", "escape = 1e300"));
-    let out = mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time"]);
+    let dir = card_folder_of("escape-time", "loose", |text| {
+        text.replace("escape = 1e-6", "escape = 1e300").replace("id = \"escape-time\"", "id = \"escape-time-loose\"")
+    });
+    let out = mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time-loose"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("UNEXPECTED"), "{text}");
@@ -193,7 +195,7 @@ fn keys_of_other_claims_and_unknown_values_are_bad_input() {
     });
     assert_bad_input(&mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time"]), "tolerance.slack");
     let dir = card_folder_of("escape-time", "int-tolerance", |text| text.replace("escape = 1e-6", "escape = 1"));
-    let out = mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time", "--no-controls"]);
+    let out = mirrorflow(&["check", dir.join("card.toml").to_str().unwrap(), "--no-controls"]);
     assert_eq!(out.status.code(), Some(0), "integer tolerances are accepted");
     let empty = temp_dir("empty-cards");
     std::fs::create_dir_all(&empty).unwrap();
@@ -330,4 +332,51 @@ fn completions_help_examples_licenses_and_citation() {
     let cff = std::fs::read_to_string(repo.join("CITATION.cff")).unwrap();
     assert!(cff.contains("cff-version:") && cff.contains("references:"));
     assert!(cff.contains("Never Saddle for Reparameterized Steepest Descent as Mirror Flow") && cff.contains("2026"));
+}
+
+/// Runs the binary with `dir` as its working directory.
+fn mirrorflow_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mirrorflow")).current_dir(dir).args(args).output().unwrap()
+}
+
+#[test]
+fn built_in_cards_work_from_any_directory_and_user_cards_are_added() {
+    // the cards are compiled into the binary: no path of the build tree is baked in
+    let help = String::from_utf8_lossy(&mirrorflow(&["--help"]).stdout).to_string();
+    assert!(!help.contains(env!("CARGO_MANIFEST_DIR")), "{help}");
+    let elsewhere = temp_dir("elsewhere");
+    let out = mirrorflow_in(&elsewhere, &["list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = String::from_utf8_lossy(&out.stdout).lines().count();
+    let in_repo = mirrorflow::checks::load_cards(&Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems")).unwrap();
+    assert_eq!(listed, in_repo.len(), "every repository card is built in");
+    assert_eq!(mirrorflow_in(&elsewhere, &["check", "sign-flip"]).status.code(), Some(0));
+    // a card file by a relative path
+    let mine = temp_dir("user-cards");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems/sign-flip.toml")).unwrap();
+    std::fs::write(mine.join("my-sign-flip.toml"), text.replace("id = \"sign-flip\"", "id = \"my-sign-flip\""))
+        .unwrap();
+    let out = mirrorflow_in(&elsewhere, &["check", "../mirrorflow-test-relative/x.toml"]);
+    assert_eq!(out.status.code(), Some(2), "a missing card file is bad input");
+    let out = mirrorflow_in(&mine, &["check", "my-sign-flip.toml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["theorem"], "my-sign-flip");
+    // --cards DIR adds its cards to the built-in ones
+    let out = mirrorflow_in(&elsewhere, &["--cards", mine.to_str().unwrap(), "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), in_repo.len() + 1, "{text}");
+    assert!(text.contains("my-sign-flip") && text.lines().any(|l| l.starts_with("sign-flip ")), "{text}");
+    let out = mirrorflow_in(&elsewhere, &["--cards", mine.to_str().unwrap(), "check", "my-sign-flip", "sign-flip"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    // an id clash with a built-in card is bad input naming both files
+    let clash = temp_dir("clash-cards");
+    std::fs::write(clash.join("copy.toml"), &text_of_sign_flip()).unwrap();
+    let out = mirrorflow_in(&elsewhere, &["--cards", clash.to_str().unwrap(), "list"]);
+    assert_bad_input(&out, "copy.toml");
+    assert_bad_input(&out, "theorems/sign-flip.toml");
+}
+
+fn text_of_sign_flip() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems/sign-flip.toml")).unwrap()
 }

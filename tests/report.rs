@@ -72,7 +72,11 @@ fn diff_is_silent_when_unchanged_and_names_an_altered_card() {
         std::fs::write(cards.join(format!("{id}.toml")), card).unwrap();
     }
     let altered = fresh_dir("altered");
-    let mut args = vec!["--cards", cards.to_str().unwrap(), "report", "--out", altered.to_str().unwrap()];
+    // the altered copies keep their ids: they run as card files (`--cards DIR` would add them to the
+    // built-in cards, and a taken id is an error)
+    let files: Vec<String> = ids.iter().map(|id| cards.join(format!("{id}.toml")).display().to_string()).collect();
+    let mut args = vec!["report", "--out", altered.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
     args.extend(["--quiet", "--no-plots", "--diff", old.to_str().unwrap()]);
     let o = mirrorflow(&args);
     let text = String::from_utf8_lossy(&o.stdout);
