@@ -339,6 +339,19 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Compare two saved report.json files without running anything: verdict changes first, then
+    /// figures that moved beyond their tolerance. Exit 1 on a regression (a verdict no longer as
+    /// expected, a card or control of OLD missing from NEW, an unknown verdict), 0 otherwise, 2 when
+    /// a file cannot be read.
+    #[command(after_help = "Examples:
+  mirrorflow diff snapshots/report.json mirrorflow-report/report.json
+  mirrorflow check --all --out today && mirrorflow diff yesterday/report.json today/report.json")]
+    Diff {
+        /// The earlier report.json.
+        old: PathBuf,
+        /// The later report.json.
+        new: PathBuf,
+    },
     /// Print a shell completion script to stdout.
     #[command(after_help = "Examples:
   mirrorflow completions bash > ~/.local/share/bash-completion/completions/mirrorflow
@@ -379,6 +392,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> InputResult<bool> {
     match cli.command {
+        Command::Diff { old, new } => {
+            let (before, after) = (read_report(&old)?, read_report(&new)?);
+            Ok(print_diff(&before, &after, &old))
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mirrorflow", &mut std::io::stdout());
             Ok(true)

@@ -137,3 +137,52 @@ fn diff_exits_1_when_cards_or_controls_of_the_old_report_are_missing() {
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
     assert!(String::from_utf8_lossy(&o.stdout).contains("removed"));
 }
+
+#[test]
+fn diff_command_compares_saved_reports_without_running() {
+    use mirrorflow::report::Report;
+    let snapshot = repo().join("snapshots/report.json");
+    let text = std::fs::read_to_string(&snapshot).unwrap();
+    let old = Report::from_json("report.json", &text).unwrap();
+    let dir = fresh_dir("diff-command");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, r: &Report| {
+        let path = dir.join(name);
+        std::fs::write(&path, r.to_json()).unwrap();
+        path.display().to_string()
+    };
+    let s = snapshot.to_str().unwrap();
+    let run = |a: &str, b: &str| mirrorflow(&["diff", a, b]);
+    // unchanged: exit 0, "no change"
+    let o = run(s, s);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no change"));
+    // a card's verdict regressed: exit 1, the card named first
+    let mut worse = old.clone();
+    let card = worse.cards.iter_mut().find(|c| c.verdict == "PASS" && c.matches).unwrap();
+    let id = card.id.clone();
+    card.verdict = "FAIL".into();
+    card.matches = false;
+    let o = run(s, &write("worse.json", &worse));
+    assert_eq!(o.status.code(), Some(1));
+    let first = String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().to_string();
+    assert!(first.starts_with(&format!("VERDICT {id}: PASS -> FAIL")), "{first}");
+    // a removed control and an unknown verdict are regressions
+    let mut fewer = old.clone();
+    fewer.cards.iter_mut().find(|c| !c.controls.is_empty()).unwrap().controls.pop();
+    assert_eq!(run(s, &write("fewer.json", &fewer)).status.code(), Some(1));
+    let mut odd = old.clone();
+    odd.cards[0].verdict = "MAYBE".into();
+    assert_eq!(run(s, &write("odd.json", &odd)).status.code(), Some(1));
+    // an added card is no regression
+    let mut more = old.clone();
+    let mut extra = more.cards[0].clone();
+    extra.id = "zz-extra".into();
+    more.cards.push(extra);
+    let o = run(s, &write("more.json", &more));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    // unreadable input: exit 2 naming the file
+    common::assert_bad_input(&run(s, "/nonexistent/report.json"), "/nonexistent/report.json");
+    std::fs::write(dir.join("garbage.json"), "{ not json").unwrap();
+    common::assert_bad_input(&run(s, dir.join("garbage.json").to_str().unwrap()), "garbage.json");
+}
