@@ -487,16 +487,25 @@ fn run(cli: Cli) -> InputResult<bool> {
             let options = checks::RunOptions { controls: !no_controls, verify_numerics };
             let mut outcomes = Vec::new();
             let mut entries = Vec::new();
+            let mut json = Vec::new();
+            let provenance = report::Provenance::now();
             for card in &cards {
                 let batch = pool.install(|| checks::run_with_controls(card, &options, &|| bar.inc(1)))?;
                 if format == Format::Text {
                     bar.suspend(|| batch.iter().for_each(|o| print_outcome(o, verbose)));
+                } else {
+                    for (i, o) in batch.iter().enumerate() {
+                        json.push(outcome_json(o, card, i.checked_sub(1), &sets, &provenance));
+                    }
                 }
-                entries.push(report::entry(card, &batch));
+                let mut entry = report::entry(card, &batch);
+                entry.overrides = sets.clone();
+                entries.push(entry);
                 outcomes.extend(batch);
             }
             bar.finish_and_clear();
-            let built = report::from_entries(entries);
+            let mut built = report::from_entries(entries);
+            built.provenance = Some(provenance);
             if let Some(dir) = &out {
                 write_file(dir, "report.json", &built.to_json())?;
                 write_file(dir, "report.md", &built.to_markdown(&[]))?;
@@ -506,7 +515,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 ok &= print_diff(old, &built, path);
             }
             if format == Format::Json {
-                println!("{}", serde_json::to_string_pretty(&outcomes).expect("serialisable"));
+                println!("{}", serde_json::to_string_pretty(&json).expect("serialisable"));
             } else {
                 let matched = outcomes.iter().filter(|o| o.matches).count();
                 println!("{matched} of {} outcomes as expected", outcomes.len());
@@ -611,7 +620,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                     "x": x.as_slice(), "loss": loss, "steps": state.k, "balance": balances.as_slice(),
                     "balance_exponent": q, "w": state.w.as_slice(), "lr": lr, "flow_time": lr * state.k as f64,
                 });
-                println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+                print_json(out);
             } else {
                 let xs: Vec<String> = x.iter().map(|v| display_number(*v)).collect();
                 println!("x = [{}]", xs.join(", "));
@@ -675,7 +684,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                     "w": w.as_slice(), "stats": stats,
                     "depth": depth, "q": q, "alpha": alpha, "balance": balance,
                 });
-                println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+                print_json(out);
             } else {
                 let xs: Vec<String> = x.iter().map(|v| display_number(*v)).collect();
                 println!("x = [{}]", xs.join(", "));
@@ -746,7 +755,7 @@ fn margin(cmd: Command) -> InputResult<bool> {
             "smoothed_margins": s.smoothed, "alive": alive, "kkt_margin": kkt_margin,
             "global_margin": global_margin, "direction": direction.as_slice(), "stats": s.stats,
         });
-        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+        print_json(out);
         return Ok(true);
     }
     println!("two-sided L = {depth}, q = {q}, α = {alpha}: max margin in ℓ_r, r = p/L = {}", display_number(r));
@@ -975,7 +984,7 @@ fn bias(cmd: Command) -> InputResult<bool> {
         }
     }
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+        print_json(out);
     } else {
         let xs: Vec<String> = proj.x.iter().map(|v| display_number(*v)).collect();
         println!("x = [{}]", xs.join(", "));
@@ -1112,6 +1121,47 @@ fn print_outcome(o: &Outcome, verbose: bool) {
             println!("        {}", e.verdict.reason());
         }
     }
+}
+
+/// Prints a JSON object output with the schema version and the provenance of the run.
+fn print_json(mut out: serde_json::Value) {
+    if let Some(map) = out.as_object_mut() {
+        map.insert("schema".into(), report::SCHEMA.into());
+        map.insert("provenance".into(), serde_json::to_value(report::Provenance::now()).expect("serialisable"));
+    }
+    println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+}
+
+/// One outcome of `check --format json`: the outcome's own fields plus the schema version, the
+/// provenance of the run, and the parameters it ran with (`control`: its negative control).
+fn outcome_json(
+    o: &Outcome,
+    card: &Card,
+    control: Option<usize>,
+    sets: &[String],
+    provenance: &report::Provenance,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(o).expect("serialisable");
+    let assignment = card.assignment(control);
+    let json = |m: &std::collections::BTreeMap<String, toml::Value>| -> serde_json::Map<String, serde_json::Value> {
+        m.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null))).collect()
+    };
+    let (parameters, grid) = (json(&assignment.fixed), json(&assignment.axes));
+    let seeds: serde_json::Map<String, serde_json::Value> = parameters
+        .iter()
+        .chain(&grid)
+        .filter(|(k, _)| k.contains("seed"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(map) = v.as_object_mut() {
+        map.insert("schema".into(), report::SCHEMA.into());
+        map.insert("provenance".into(), serde_json::to_value(provenance).expect("serialisable"));
+        map.insert("parameters".into(), parameters.into());
+        map.insert("grid".into(), grid.into());
+        map.insert("seeds".into(), seeds.into());
+        map.insert("overrides".into(), sets.into());
+    }
+    v
 }
 
 /// Reads a saved report.json.

@@ -186,3 +186,83 @@ fn diff_command_compares_saved_reports_without_running() {
     std::fs::write(dir.join("garbage.json"), "{ not json").unwrap();
     common::assert_bad_input(&run(s, dir.join("garbage.json").to_str().unwrap()), "garbage.json");
 }
+
+#[test]
+fn reports_and_check_json_carry_provenance_parameters_and_full_precision() {
+    let out = fresh_dir("provenance");
+    let o = mirrorflow(&[
+        "check",
+        "balance-discrete",
+        "--set",
+        "seed=7",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let outcomes: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["schema"], 2);
+    for p in [&report["provenance"], &outcomes[0]["provenance"]] {
+        assert_eq!(p["tool"], "mirrorflow");
+        assert_eq!(p["version"], env!("CARGO_PKG_VERSION"));
+        let date = p["date"].as_str().unwrap();
+        assert!(date.len() == 20 && date.ends_with('Z') && &date[10..11] == "T", "{date}");
+        assert!(p["commit"].is_null() || p["commit"].as_str().unwrap().len() == 40, "{p}");
+    }
+    // a list of outcomes, each with theorem, schema and the parameters it ran with
+    let list = outcomes.as_array().unwrap();
+    assert!(list.len() >= 2);
+    for o in list {
+        assert!(o["theorem"].as_str().unwrap().starts_with("balance-discrete"));
+        assert_eq!(o["schema"], 2);
+        assert_eq!(o["seeds"]["seed"], 7);
+        assert_eq!(o["overrides"][0], "seed=7");
+    }
+    let card = &report["cards"][0];
+    assert_eq!(card["seeds"]["seed"], 7);
+    assert_eq!(card["overrides"][0], "seed=7");
+    assert!(card["parameters"].as_object().unwrap().len() >= 2, "{card}");
+    // full precision: report rows equal the check outcome's evidence bit for bit
+    let rows = card["rows"].as_array().unwrap();
+    let evidence = outcomes[0]["evidence"].as_array().unwrap();
+    assert_eq!(rows.len(), evidence.len());
+    for (r, e) in rows.iter().zip(evidence) {
+        for key in ["predicted", "measured", "error"] {
+            assert_eq!(r[key].as_f64().map(f64::to_bits), e[key].as_f64().map(f64::to_bits), "{key}: {r} vs {e}");
+        }
+    }
+}
+
+#[test]
+fn diff_ignores_provenance_parameters_and_last_digit_noise() {
+    use mirrorflow::report::{diff, Provenance, Report};
+    let text = std::fs::read_to_string(repo().join("snapshots/report.json")).unwrap();
+    let old = Report::from_json("report.json", &text).unwrap();
+    let mut new = old.clone();
+    new.schema = mirrorflow::report::SCHEMA;
+    new.provenance = Some(Provenance::now());
+    for c in &mut new.cards {
+        c.parameters.insert("alpha".into(), serde_json::json!(0.5));
+        c.overrides.push("alpha=0.5".into());
+        for r in &mut c.rows {
+            r.measured *= 1.0 + 3e-7; // below the 6-digit rounding of schema-1 reports
+        }
+    }
+    assert_eq!(diff(&old, &new), vec![], "metadata and last-digit noise are not changes");
+    // round trip through JSON keeps every figure
+    let again = Report::from_json("again", &new.to_json()).unwrap();
+    assert_eq!(again.to_json(), new.to_json());
+}
+
+#[test]
+fn utc_dates_are_iso_8601() {
+    use mirrorflow::report::utc_iso8601;
+    use std::time::{Duration, UNIX_EPOCH};
+    assert_eq!(utc_iso8601(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    assert_eq!(utc_iso8601(UNIX_EPOCH + Duration::from_secs(1_700_000_000)), "2023-11-14T22:13:20Z");
+    assert_eq!(utc_iso8601(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
+    assert_eq!(utc_iso8601(UNIX_EPOCH + Duration::from_secs(4_107_542_399)), "2100-02-28T23:59:59Z");
+}
