@@ -55,6 +55,40 @@ enum OptimizerName {
     Adamw,
 }
 
+/// `--data`, `--targets`, `--loss-scale`: the data of the regression commands.
+#[derive(clap::Args)]
+struct DataArgs {
+    /// The data: JSON {"a": [[..],..], "y": [..]}; a CSV matrix (one sample per row, a header row
+    /// skipped) or a NumPy .npy matrix, with --targets; or an .npz archive with arrays `a` and `y`.
+    #[arg(long)]
+    data: PathBuf,
+    /// The targets of CSV or .npy data: a .csv (one per row) or .npy (1-D) file.
+    #[arg(long)]
+    targets: Option<PathBuf>,
+    /// The squared loss summed, f = ½‖Ax − y‖², or averaged over the n samples, f = 1/(2n)‖Ax − y‖².
+    #[arg(long, value_enum, default_value = "sum")]
+    loss_scale: LossScaleArg,
+}
+
+impl DataArgs {
+    /// The problem: read by the one loader, its loss scaled.
+    fn load(&self) -> InputResult<Problem> {
+        let scale = match self.loss_scale {
+            LossScaleArg::Sum => mirrorflow::problem::LossScale::Sum,
+            LossScaleArg::Mean => mirrorflow::problem::LossScale::Mean,
+        };
+        Problem::load_data(&self.data, self.targets.as_deref())?.with_loss_scale(scale)
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LossScaleArg {
+    /// f = ½‖Ax − y‖².
+    Sum,
+    /// f = 1/(2n)‖Ax − y‖².
+    Mean,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Decay {
     Coupled,
@@ -174,9 +208,8 @@ enum Command {
   mirrorflow flow --data data.json --depth 2 --q 2 --alpha 0.1 --until-loss 1e-10
   mirrorflow flow --data data.json --depth 3 --q 1 --alpha 1e-3 --t-end 100 --format json")]
     Flow {
-        /// JSON file {"a": [[..],..], "y": [..]}.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// Depth L ≥ 1.
         #[arg(long, allow_hyphen_values = true)]
         depth: i64,
@@ -238,9 +271,8 @@ enum Command {
   mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1
   mirrorflow train --data data.json --optimizer adamw --lr 1e-3 --steps 5000 --depth 2 --alpha 0.1 --weight-decay 1e-2")]
     Train {
-        /// JSON file {"a": [[..],..], "y": [..]}.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// The optimizer: Adam takes the decay coupled (Adam + L2), AdamW decoupled.
         #[arg(long, value_enum)]
         optimizer: OptimizerName,
@@ -283,9 +315,8 @@ enum Command {
   mirrorflow bias --data data.json --depth 2 --alpha 0.01
   mirrorflow bias --data data.json --depth 3 --alpha 0.1 --two-sided --compare-flow --format json")]
     Bias {
-        /// JSON file {"a": [[..],..], "y": [..]}.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// Depth L ≥ 1.
         #[arg(long, allow_hyphen_values = true)]
         depth: i64,
@@ -317,9 +348,14 @@ enum Command {
   mirrorflow margin --data labels.json --depth 2 --q 2
   mirrorflow margin --data labels.json --depth 3 --q 1 --times 10,100,1000 --format json")]
     Margin {
-        /// JSON file {"a": [[..],..], "y": [±1, ..], "loss": "exponential"}.
+        /// The data: JSON {"a": [[..],..], "y": [±1, ..], "loss": "exponential"}, or a CSV/.npy matrix
+        /// with --targets (labels ±1), or an .npz with arrays `a` and `y` (these take the exponential
+        /// loss).
         #[arg(long)]
         data: PathBuf,
+        /// The labels of CSV or .npy data (.csv or .npy).
+        #[arg(long)]
+        targets: Option<PathBuf>,
         /// Depth L ≥ 1 of the two-sided model x = ∏w⁺ − ∏w⁻.
         #[arg(long, allow_hyphen_values = true)]
         depth: i64,
@@ -593,7 +629,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 beta2: check_beta("--beta2", beta2)?,
                 eps: check_nonnegative("--eps", eps)?,
             };
-            let problem = Problem::load(&data)?;
+            let problem = data.load()?;
             let (method, q, decay) = match optimizer {
                 OptimizerName::Gd => (Method::Gd, 2.0, decay),
                 OptimizerName::Signgd => (Method::SignGd, 1.0, decay),
@@ -644,7 +680,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             if let Some(e) = until_loss {
                 check_positive("--until-loss", e)?;
             }
-            let problem = Problem::load(&data)?;
+            let problem = data.load()?;
             let model = DeepDiagonal::new(depth, problem.dim());
             let init = Initialization::lambda(alpha, depth, balance);
             let w0 = model.init(&init, q).map_err(|e| InputError::new("--balance", e.message))?;
@@ -714,7 +750,7 @@ fn run(cli: Cli) -> InputResult<bool> {
 /// `mirrorflow margin`: see the subcommand's doc.
 fn margin(cmd: Command) -> InputResult<bool> {
     use mirrorflow::margin::{margin_exponent, max_margin, norm, prediction, signed_data, sweep};
-    let Command::Margin { data, depth, q, alpha, times, support, format } = cmd else {
+    let Command::Margin { data, targets, depth, q, alpha, times, support, format } = cmd else {
         unreachable!("margin subcommand")
     };
     let depth = check_depth("--depth", depth)?;
@@ -730,7 +766,13 @@ fn margin(cmd: Command) -> InputResult<bool> {
         None => vec![10.0, 40.0, 160.0, 640.0, 2560.0],
     };
     let source = data.display().to_string();
-    let problem = Problem::load(&data)?;
+    let mut problem = Problem::load_data(&data, targets.as_deref())?;
+    if !data.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        // CSV and NumPy data carry no loss: the margin is the exponential loss's
+        problem = Problem::new(problem.a, problem.y, mirrorflow::problem::Loss::Exponential).map_err(|e| {
+            InputError::new(format!("{}: {}", targets.unwrap_or(data).display(), e.location), e.message)
+        })?;
+    }
     let r = margin_exponent(q, depth);
     let run = sweep(&problem, depth, q, alpha, &times, r, &Default::default()).map_err(|e| {
         let field = if e.location == "loss" { format!("{source}: loss") } else { format!("--{}", e.location) };
@@ -931,8 +973,8 @@ fn bias(cmd: Command) -> InputResult<bool> {
     }
     let alpha = check_positive("--alpha", alpha)?;
     let t_end = check_positive("--t-end", t_end)?;
-    let source = data.display().to_string();
-    let problem = Problem::load(&data)?;
+    let source = data.data.display().to_string();
+    let problem = data.load()?;
     if problem.loss != mirrorflow::problem::Loss::Squared {
         return Err(InputError::new(format!("{source}: loss"), "the Bregman projection needs the squared loss"));
     }

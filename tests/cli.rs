@@ -380,3 +380,127 @@ fn built_in_cards_work_from_any_directory_and_user_cards_are_added() {
 fn text_of_sign_flip() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems/sign-flip.toml")).unwrap()
 }
+
+/// `values` (row-major, `shape`) as the bytes of a float64 `.npy` file.
+fn npy_bytes(shape: &[u64], values: &[f64]) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut bytes = Vec::new();
+    let mut w = npyz::WriteOptions::new().default_dtype().shape(shape).writer(&mut bytes).begin_nd().unwrap();
+    w.extend(values.iter().copied()).unwrap();
+    w.finish().unwrap();
+    bytes
+}
+
+/// One seeded problem written as JSON, CSV (+ targets CSV, with header rows), .npy (+ targets .npy)
+/// and .npz; the numbers printed with the shortest digits that round-trip.
+fn data_in_every_format(name: &str) -> (PathBuf, Vec<(String, Vec<String>)>) {
+    let dir = temp_dir(name);
+    let p = mirrorflow::problem::Problem::random_regression(5, 6, 9, 3);
+    let (n, d) = (p.a.nrows(), p.a.ncols());
+    let row = |i: usize| (0..d).map(|j| format!("{:e}", p.a[(i, j)])).collect::<Vec<_>>();
+    let rows: Vec<String> = (0..n).map(|i| format!("[{}]", row(i).join(", "))).collect();
+    let ys: Vec<String> = p.y.iter().map(|v| format!("{v:e}")).collect();
+    std::fs::write(dir.join("d.json"), format!("{{\"a\": [{}], \"y\": [{}]}}", rows.join(", "), ys.join(", ")))
+        .unwrap();
+    let header: Vec<String> = (0..d).map(|j| format!("x{j}")).collect();
+    let csv: Vec<String> = std::iter::once(header.join(",")).chain((0..n).map(|i| row(i).join(","))).collect();
+    std::fs::write(dir.join("a.csv"), csv.join("\n") + "\n").unwrap();
+    std::fs::write(dir.join("y.csv"), format!("target\n{}\n", ys.join("\n"))).unwrap();
+    let a_rows: Vec<f64> = (0..n).flat_map(|i| (0..d).map(move |j| (i, j))).map(|(i, j)| p.a[(i, j)]).collect();
+    let a_npy = npy_bytes(&[n as u64, d as u64], &a_rows);
+    let y_npy = npy_bytes(&[n as u64], p.y.as_slice());
+    std::fs::write(dir.join("a.npy"), &a_npy).unwrap();
+    std::fs::write(dir.join("y.npy"), &y_npy).unwrap();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join("d.npz")).unwrap());
+    for (name, bytes) in [("a.npy", &a_npy), ("y.npy", &y_npy)] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut zip, bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    let s = |f: &str| dir.join(f).display().to_string();
+    let forms = vec![
+        ("json".to_string(), vec!["--data".into(), s("d.json")]),
+        ("csv".to_string(), vec!["--data".into(), s("a.csv"), "--targets".into(), s("y.csv")]),
+        ("npy".to_string(), vec!["--data".into(), s("a.npy"), "--targets".into(), s("y.npy")]),
+        ("npz".to_string(), vec!["--data".into(), s("d.npz")]),
+    ];
+    (dir, forms)
+}
+
+fn run_json(args: &[String]) -> serde_json::Value {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = mirrorflow(&args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn json_csv_npy_and_npz_copies_give_the_same_answer_bit_for_bit() {
+    let (dir, forms) = data_in_every_format("formats");
+    let flow = ["flow", "--depth", "2", "--q", "2", "--alpha", "0.1", "--t-end", "50", "--format", "json"];
+    let bias = ["bias", "--depth", "2", "--alpha", "0.1", "--format", "json"];
+    for command in [&flow[..], &bias[..]] {
+        let answers: Vec<(String, serde_json::Value)> = forms
+            .iter()
+            .map(|(form, data)| {
+                let args: Vec<String> = command.iter().map(|s| s.to_string()).chain(data.iter().cloned()).collect();
+                let v = run_json(&args);
+                (form.clone(), serde_json::json!({ "x": v["x"], "loss": v["loss"], "residual": v["residual"] }))
+            })
+            .collect();
+        for (form, answer) in &answers[1..] {
+            // serde_json prints the shortest round-trip digits: equal text is equal bits
+            assert_eq!(answer.to_string(), answers[0].1.to_string(), "{}: {form} vs json", command[0]);
+        }
+    }
+    // bad input names the file and the field
+    let s = |f: &str| dir.join(f).display().to_string();
+    let base = ["flow", "--depth", "2", "--q", "2", "--alpha", "0.1"];
+    let with = |extra: &[String]| -> std::process::Output {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra.iter().map(String::as_str));
+        mirrorflow(&args)
+    };
+    assert_bad_input(&with(&["--data".into(), s("a.csv")]), "--targets");
+    assert_bad_input(&with(&["--data".into(), s("d.npz"), "--targets".into(), s("y.csv")]), "--targets");
+    std::fs::write(dir.join("bad.csv"), "1,2\n3,oops\n").unwrap();
+    assert_bad_input(&with(&["--data".into(), s("bad.csv"), "--targets".into(), s("y.csv")]), "bad.csv:2");
+    std::fs::write(dir.join("ragged.csv"), "1,2\n3\n").unwrap();
+    assert_bad_input(&with(&["--data".into(), s("ragged.csv"), "--targets".into(), s("y.csv")]), "ragged.csv");
+    assert_bad_input(&with(&["--data".into(), s("a.csv"), "--targets".into(), s("a.csv")]), "targets");
+    assert_bad_input(&with(&["--data".into(), s("y.npy"), "--targets".into(), s("y.npy")]), "2-D");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join("no-y.npz")).unwrap());
+    zip.start_file("a.npy", zip::write::SimpleFileOptions::default()).unwrap();
+    std::io::Write::write_all(&mut zip, &std::fs::read(dir.join("a.npy")).unwrap()).unwrap();
+    zip.finish().unwrap();
+    assert_bad_input(&with(&["--data".into(), s("no-y.npz")]), "no-y.npz: y");
+    assert_bad_input(&with(&["--data".into(), s("y.txt")]), "unknown data format");
+}
+
+#[test]
+fn loss_scale_mean_is_the_sum_over_n() {
+    // GF on f/n is GF on f at time t/n: the mean-scaled flow at n·t equals the summed flow at t
+    let (_, forms) = data_in_every_format("loss-scale");
+    let data = &forms[0].1;
+    let n = 6.0;
+    let flow = |scale: &str, t: f64| {
+        let args: Vec<String> = ["flow", "--depth", "2", "--q", "2", "--alpha", "0.1", "--format", "json"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(data.iter().cloned())
+            .chain(["--loss-scale".into(), scale.into(), "--t-end".into(), t.to_string()])
+            .collect();
+        run_json(&args)
+    };
+    let (sum, mean) = (flow("sum", 2.0), flow("mean", 2.0 * n));
+    let x = |v: &serde_json::Value| -> Vec<f64> {
+        v["x"].as_array().unwrap().iter().map(|e| e.as_f64().unwrap()).collect()
+    };
+    // both integrated at rtol 1e-12: agreement to 1e-8 is the integrators' error, not the scale
+    let gap = x(&sum).iter().zip(x(&mean)).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(gap < 1e-8, "x(mean, n·t) vs x(sum, t): {gap:e}");
+    let ratio = mean["loss"].as_f64().unwrap() / sum["loss"].as_f64().unwrap();
+    assert!((ratio * n - 1.0).abs() < 1e-6, "loss ratio {ratio} vs 1/n");
+    let help = String::from_utf8_lossy(&mirrorflow(&["flow", "--help"]).stdout).to_string();
+    assert!(help.contains("--loss-scale") && help.contains("1/(2n)"), "{help}");
+}
