@@ -6,7 +6,7 @@ use mirrorflow::checks::{self, Outcome};
 use mirrorflow::claims::Card;
 use mirrorflow::discrete::{Method, Optimizer};
 use mirrorflow::error::{check_depth, check_nonnegative, check_positive, check_q, InputError, InputResult};
-use mirrorflow::flow::{run_until_loss, SteepestFlow, WeightDecay};
+use mirrorflow::flow::{run_until_loss, Flow, SteepestFlow, WeightDecay};
 use mirrorflow::ode::Settings;
 use mirrorflow::problem::Problem;
 use mirrorflow::reparam::{DeepDiagonal, Initialization, Reparameterization};
@@ -53,6 +53,96 @@ enum OptimizerName {
     Signgd,
     Adam,
     Adamw,
+}
+
+/// `--times`, `--samples`: where `flow` and `train` record their trajectory.
+#[derive(clap::Args)]
+struct Sampling {
+    /// Record the trajectory at these flow times (increasing, > 0; comma-separated). The run ends at
+    /// the last one (for flow, instead of --t-end; for train, flow time η·k: the nearest step).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, conflicts_with = "samples")]
+    times: Option<Vec<f64>>,
+    /// Record the trajectory at N log-spaced times from 10⁻⁶·T to T (T = --t-end; for train, the
+    /// nearest steps from 1 to --steps, repeats dropped).
+    #[arg(long, value_name = "N")]
+    samples: Option<usize>,
+}
+
+/// Most trajectory samples a run may record (a budget).
+const MAX_SAMPLES: usize = 100_000;
+
+impl Sampling {
+    /// The sample times of a run with horizon `t_end`: the given times, N log-spaced ones, or
+    /// just `t_end`.
+    fn times(&self, t_end: f64) -> InputResult<Vec<f64>> {
+        match (&self.times, self.samples) {
+            (Some(times), _) => {
+                if times.is_empty() || times.len() > MAX_SAMPLES {
+                    return Err(InputError::new("--times", format!("give 1 to {MAX_SAMPLES} times")));
+                }
+                let mut last = 0.0;
+                for &t in times {
+                    if !(t.is_finite() && t > last) {
+                        return Err(InputError::new("--times", format!("must be finite, > 0 and increasing, got {t}")));
+                    }
+                    last = t;
+                }
+                Ok(times.clone())
+            }
+            (None, Some(n)) if n == 0 || n > MAX_SAMPLES => {
+                Err(InputError::new("--samples", format!("must lie in [1, {MAX_SAMPLES}], got {n}")))
+            }
+            (None, Some(1)) => Ok(vec![t_end]),
+            (None, Some(n)) => Ok((0..n).map(|k| t_end * 10f64.powf(-6.0 + 6.0 * k as f64 / (n - 1) as f64)).collect()),
+            (None, None) => Ok(vec![t_end]),
+        }
+    }
+}
+
+/// One point of a trajectory: time, predictor, loss (train: also the step).
+#[derive(serde::Serialize)]
+struct Sample {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<u64>,
+    t: f64,
+    x: Vec<f64>,
+    loss: f64,
+}
+
+/// A trajectory as CSV: `[step,]t,loss,x0,x1,…`, one row per sample, full precision.
+fn trajectory_csv(samples: &[Sample]) -> String {
+    let dim = samples.first().map_or(0, |s| s.x.len());
+    let step = samples.first().is_some_and(|s| s.step.is_some());
+    let mut header: Vec<String> = if step { vec!["step".into()] } else { vec![] };
+    header.extend(["t".to_string(), "loss".to_string()]);
+    header.extend((0..dim).map(|i| format!("x{i}")));
+    let mut out = header.join(",") + "\n";
+    for s in samples {
+        let mut row: Vec<String> = s.step.iter().map(|k| k.to_string()).collect();
+        row.push(csv_number(s.t));
+        row.push(csv_number(s.loss));
+        row.extend(s.x.iter().map(|v| csv_number(*v)));
+        out += &(row.join(",") + "\n");
+    }
+    out
+}
+
+/// A number in the shortest digits that parse back to the same f64 (exponent form outside
+/// [1e-4, 1e15)).
+fn csv_number(v: f64) -> String {
+    if v == 0.0 || (1e-4..1e15).contains(&v.abs()) || !v.is_finite() {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum RunFormat {
+    Text,
+    Json,
+    /// The trajectory as CSV.
+    Csv,
 }
 
 /// `--data`, `--targets`, `--loss-scale`: the data of the regression commands.
@@ -206,7 +296,9 @@ enum Command {
     /// Run the steepest flow of a deep diagonal model on your data.
     #[command(after_help = "Examples:
   mirrorflow flow --data data.json --depth 2 --q 2 --alpha 0.1 --until-loss 1e-10
-  mirrorflow flow --data data.json --depth 3 --q 1 --alpha 1e-3 --t-end 100 --format json")]
+  mirrorflow flow --data data.json --depth 3 --q 1 --alpha 1e-3 --t-end 100 --format json
+  mirrorflow flow --data data.json --depth 2 --q 2 --alpha 0.1 --times 0.5,1,2,4 --format csv
+  mirrorflow flow --data data.json --depth 2 --q 2 --alpha 0.1 --t-end 1e4 --samples 50 --format json")]
     Flow {
         #[command(flatten)]
         data: DataArgs,
@@ -234,9 +326,11 @@ enum Command {
         /// Stop when the loss reaches this value.
         #[arg(long, allow_hyphen_values = true)]
         until_loss: Option<f64>,
-        /// Output format.
+        #[command(flatten)]
+        sampling: Sampling,
+        /// Output format (csv: the trajectory).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: RunFormat,
     },
     /// Saddle escape time of the balanced steepest flow on f(x) = −γx (THEORY §4): closed form vs
     /// the integrated parameter flow, at one α or over a sweep.
@@ -269,7 +363,8 @@ enum Command {
     /// Train a deep diagonal model on your data with a discrete optimizer (GD, SignGD, Adam, AdamW).
     #[command(after_help = "Examples:
   mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1
-  mirrorflow train --data data.json --optimizer adamw --lr 1e-3 --steps 5000 --depth 2 --alpha 0.1 --weight-decay 1e-2")]
+  mirrorflow train --data data.json --optimizer adamw --lr 1e-3 --steps 5000 --depth 2 --alpha 0.1 --weight-decay 1e-2
+  mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1 --samples 20 --format csv")]
     Train {
         #[command(flatten)]
         data: DataArgs,
@@ -306,9 +401,11 @@ enum Command {
         /// Adam ε ≥ 0.
         #[arg(long, default_value_t = 1e-8, allow_hyphen_values = true)]
         eps: f64,
-        /// Output format.
+        #[command(flatten)]
+        sampling: Sampling,
+        /// Output format (csv: the trajectory).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: RunFormat,
     },
     /// Predict the GF limit on your data: the Bregman projection argmin D_R(x, x0) s.t. Ax = y.
     #[command(after_help = "Examples:
@@ -606,6 +703,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             beta1,
             beta2,
             eps,
+            sampling,
             format,
         } => {
             let lr = check_positive("--lr", lr)?;
@@ -646,15 +744,54 @@ fn run(cli: Cli) -> InputResult<bool> {
                 .init(&Initialization::lambda(alpha, depth, balance), q)
                 .map_err(|e| InputError::new("--balance", e.message))?;
             let opt = Optimizer { method, lr, decay };
-            let state = opt.run(&problem, &model, &w0, steps as usize);
+            // the steps to record: the nearest step to each sample time η·k (repeats dropped)
+            let record: Vec<u64> = match (&sampling.times, sampling.samples) {
+                (None, None) => vec![],
+                _ => {
+                    let times = sampling.times(lr * steps as f64)?;
+                    let mut ks: Vec<u64> = times.iter().map(|t| (t / lr).round().max(1.0) as u64).collect();
+                    ks.dedup();
+                    if let Some(&k) = ks.last().filter(|&&k| k > steps as u64) {
+                        return Err(InputError::new(
+                            "--times",
+                            format!("step {k} (flow time η·k) lies beyond --steps {steps}"),
+                        ));
+                    }
+                    ks
+                }
+            };
+            let sample = |s: &mirrorflow::discrete::OptState| {
+                let x = model.x(&s.w);
+                Sample { step: Some(s.k), t: lr * s.k as f64, loss: problem.loss(&x), x: x.as_slice().to_vec() }
+            };
+            // the same steps as Optimizer::run, with the states at the recorded steps kept
+            let mut state = mirrorflow::discrete::OptState::new(&w0);
+            let mut trajectory = vec![sample(&state)];
+            let last = if record.is_empty() { steps as u64 } else { *record.last().expect("non-empty") };
+            let mut next = record.iter().peekable();
+            while state.k < last {
+                opt.step(&problem, &model, &mut state);
+                if next.peek().is_some_and(|&&k| k == state.k) {
+                    next.next();
+                    trajectory.push(sample(&state));
+                }
+            }
+            if record.is_empty() {
+                trajectory.push(sample(&state));
+            }
             let x = model.x(&state.w);
             let loss = problem.loss(&x);
             let finite = loss.is_finite() && state.w.iter().all(|v| v.is_finite());
             let balances = model.balances(&state.w, q);
-            if format == Format::Json {
+            if format == RunFormat::Csv {
+                print!("{}", trajectory_csv(&trajectory));
+            } else if format == RunFormat::Json {
                 let out = serde_json::json!({
+                    "status": if finite { "ok" } else { "inconclusive" },
+                    "reason": (!finite).then_some("the iterates diverged (non-finite loss or weights)"),
                     "x": x.as_slice(), "loss": loss, "steps": state.k, "balance": balances.as_slice(),
                     "balance_exponent": q, "w": state.w.as_slice(), "lr": lr, "flow_time": lr * state.k as f64,
+                    "trajectory": trajectory,
                 });
                 print_json(out);
             } else {
@@ -671,7 +808,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(finite)
         }
-        Command::Flow { data, depth, q, alpha, balance, weight_decay, decay, t_end, until_loss, format } => {
+        Command::Flow { data, depth, q, alpha, balance, weight_decay, decay, t_end, until_loss, sampling, format } => {
             let depth = check_depth("--depth", depth)?;
             let q = check_q("--q", q)?;
             let alpha = check_positive("--alpha", alpha)?;
@@ -680,6 +817,8 @@ fn run(cli: Cli) -> InputResult<bool> {
             if let Some(e) = until_loss {
                 check_positive("--until-loss", e)?;
             }
+            let times = sampling.times(t_end)?;
+            let t_end = *times.last().expect("at least one sample time");
             let problem = data.load()?;
             let model = DeepDiagonal::new(depth, problem.dim());
             let init = Initialization::lambda(alpha, depth, balance);
@@ -691,13 +830,24 @@ fn run(cli: Cli) -> InputResult<bool> {
             };
             let flow = SteepestFlow { problem: &problem, model: &model, q, decay };
             let settings = Settings { rtol: 1e-12, atol: 1e-14, ..Settings::default() };
-            let result = run_until_loss(&flow, &w0, t_end, until_loss, 1, &settings);
+            // as run_until_loss, through the sample times
+            let stop = |_t: f64, w: &nalgebra::DVector<f64>| until_loss.is_some_and(|e| flow.loss(w) <= e);
+            let result = flow.run(&w0, &times, Some(&stop), &settings);
+            let sample = |t: f64, w: &nalgebra::DVector<f64>| {
+                let x = model.x(w);
+                Sample { step: None, t, loss: problem.loss(&x), x: x.as_slice().to_vec() }
+            };
             // the state reached and the status: a failed integration still reports its last state
-            let (t, w, stats, status, stationary_at) = match result {
-                Ok(tr) => (tr.t_end(), tr.last().clone(), tr.stats, tr.status.clone(), tr.stationary_at),
+            let (t, w, stats, status, stationary_at, trajectory) = match result {
+                Ok(tr) => {
+                    let trajectory: Vec<Sample> = tr.t.iter().zip(&tr.y).map(|(t, w)| sample(*t, w)).collect();
+                    (tr.t_end(), tr.last().clone(), tr.stats, tr.status.clone(), tr.stationary_at, trajectory)
+                }
                 Err(e) => {
                     let (t, w) = e.last.clone().unwrap_or((0.0, w0.clone()));
-                    (t, w, e.stats, mirrorflow::ode::FlowStatus::Inconclusive { reason: e.to_string() }, None)
+                    let trajectory = vec![sample(0.0, &w0), sample(t, &w)];
+                    let status = mirrorflow::ode::FlowStatus::Inconclusive { reason: e.to_string() };
+                    (t, w, e.stats, status, None, trajectory)
                 }
             };
             let x = model.x(&w);
@@ -713,12 +863,15 @@ fn run(cli: Cli) -> InputResult<bool> {
                 mirrorflow::ode::FlowStatus::Inconclusive { reason } => Some(reason.clone()),
                 mirrorflow::ode::FlowStatus::Ok => None,
             };
-            if format == Format::Json {
+            if format == RunFormat::Csv {
+                print!("{}", trajectory_csv(&trajectory));
+            } else if format == RunFormat::Json {
                 let out = serde_json::json!({
                     "status": status.label(), "reason": reason, "stationary_at": stationary_at,
                     "x": x.as_slice(), "loss": loss, "t": t, "reached": reached,
                     "w": w.as_slice(), "stats": stats,
                     "depth": depth, "q": q, "alpha": alpha, "balance": balance,
+                    "trajectory": trajectory,
                 });
                 print_json(out);
             } else {

@@ -504,3 +504,78 @@ fn loss_scale_mean_is_the_sum_over_n() {
     let help = String::from_utf8_lossy(&mirrorflow(&["flow", "--help"]).stdout).to_string();
     assert!(help.contains("--loss-scale") && help.contains("1/(2n)"), "{help}");
 }
+
+#[test]
+fn trajectories_follow_the_closed_form_scalar_solutions() {
+    // f(x) = ½(a x − y)², depth 1 (x = w), x0 = α: GF gives x(t) = x* + (x0 − x*)e^{−a²t}, x* = y/a;
+    // GD gives x_k = x* + (x0 − x*)(1 − ηa²)^k
+    let (a, y, alpha) = (2.0f64, 1.4f64, 0.1f64);
+    let star = y / a;
+    let data = write_data("trajectory", &format!("{{\"a\": [[{a}]], \"y\": [{y}]}}"));
+    let d = data.to_str().unwrap();
+    let base = ["--data", d, "--depth", "1", "--alpha", "0.1"];
+    let flow = |extra: &[&str]| {
+        let mut args = vec!["flow", "--q", "2"];
+        args.extend(base);
+        args.extend(extra);
+        mirrorflow(&args)
+    };
+    let out = flow(&["--times", "0.01,0.1,0.5,1,3", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let traj = v["trajectory"].as_array().unwrap();
+    let ts: Vec<f64> = traj.iter().map(|s| s["t"].as_f64().unwrap()).collect();
+    assert_eq!(ts, vec![0.0, 0.01, 0.1, 0.5, 1.0, 3.0], "the initial state, then exactly the times asked");
+    for s in traj {
+        let t = s["t"].as_f64().unwrap();
+        let x = s["x"][0].as_f64().unwrap();
+        let exact = star + (alpha - star) * (-a * a * t).exp();
+        // Dop853 at rtol 1e-12, atol 1e-14 over a few e-foldings: ≤ 1e-11
+        assert!((x - exact).abs() <= 1e-10, "t = {t}: {x} vs {exact}");
+        let loss = 0.5 * (a * x - y).powi(2);
+        assert!((s["loss"].as_f64().unwrap() - loss).abs() <= 1e-15 + 1e-12 * loss, "t = {t}");
+    }
+    // --samples N: N log-spaced times up to --t-end; CSV holds the same numbers as JSON
+    let json: serde_json::Value =
+        serde_json::from_slice(&flow(&["--t-end", "2", "--samples", "7", "--format", "json"]).stdout).unwrap();
+    let csv = String::from_utf8(flow(&["--t-end", "2", "--samples", "7", "--format", "csv"]).stdout).unwrap();
+    let traj = json["trajectory"].as_array().unwrap();
+    assert_eq!(traj.len(), 8);
+    let ts: Vec<f64> = traj.iter().map(|s| s["t"].as_f64().unwrap()).collect();
+    for k in 1..7 {
+        let ratio = ts[k + 1] / ts[k];
+        assert!((ratio - 10.0).abs() < 1e-9, "log-spaced: {ts:?}");
+    }
+    assert_eq!(ts[7], 2.0);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("t,loss,x0"));
+    for (line, s) in lines.zip(traj) {
+        let f: Vec<f64> = line.split(',').map(|v| v.parse().unwrap()).collect();
+        assert_eq!(f, vec![s["t"].as_f64().unwrap(), s["loss"].as_f64().unwrap(), s["x"][0].as_f64().unwrap()]);
+    }
+    // train: GD steps, sampled at the steps nearest to the flow times η·k
+    let (lr, steps) = (0.01, 200);
+    let mut args = vec!["train", "--optimizer", "gd", "--lr", "0.01", "--steps", "200", "--times", "0.05,0.5,2"];
+    args.extend(base);
+    args.extend(["--format", "json"]);
+    let out = mirrorflow(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let traj = v["trajectory"].as_array().unwrap();
+    let ks: Vec<u64> = traj.iter().map(|s| s["step"].as_u64().unwrap()).collect();
+    assert_eq!(ks, vec![0, 5, 50, steps]);
+    for s in traj {
+        let k = s["step"].as_u64().unwrap() as i32;
+        let exact = star + (alpha - star) * (1.0 - lr * a * a).powi(k);
+        assert!((s["x"][0].as_f64().unwrap() - exact).abs() <= 1e-14, "step {k}");
+        assert_eq!(s["t"].as_f64().unwrap(), lr * k as f64);
+    }
+    assert_eq!(v["x"][0], traj.last().unwrap()["x"][0], "the last sample is the final state");
+    // bad sampling requests are bad input
+    assert_bad_input(&flow(&["--times", "1,0.5"]), "--times");
+    assert_bad_input(&flow(&["--times", "-1"]), "--times");
+    assert_bad_input(&flow(&["--samples", "0"]), "--samples");
+    let mut args = vec!["train", "--optimizer", "gd", "--lr", "0.01", "--steps", "10", "--times", "1"];
+    args.extend(base);
+    assert_bad_input(&mirrorflow(&args), "--times");
+}
