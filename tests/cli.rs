@@ -371,7 +371,7 @@ fn built_in_cards_work_from_any_directory_and_user_cards_are_added() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     // an id clash with a built-in card is bad input naming both files
     let clash = temp_dir("clash-cards");
-    std::fs::write(clash.join("copy.toml"), &text_of_sign_flip()).unwrap();
+    std::fs::write(clash.join("copy.toml"), text_of_sign_flip()).unwrap();
     let out = mirrorflow_in(&elsewhere, &["--cards", clash.to_str().unwrap(), "list"]);
     assert_bad_input(&out, "copy.toml");
     assert_bad_input(&out, "theorems/sign-flip.toml");
