@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bias;
+pub mod cards;
 pub mod checks;
 pub mod claims;
 pub mod discrete;

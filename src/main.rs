@@ -1,12 +1,12 @@
 //! The `mirrorflow` command line: list, show and check theorem cards; run flows on your data.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mirrorflow::checks::{self, Outcome};
 use mirrorflow::claims::Card;
 use mirrorflow::discrete::{Method, Optimizer};
 use mirrorflow::error::{check_depth, check_nonnegative, check_positive, check_q, InputError, InputResult};
-use mirrorflow::flow::{run_until_loss, SteepestFlow, WeightDecay};
+use mirrorflow::flow::{run_until_loss, Flow, SteepestFlow, WeightDecay};
 use mirrorflow::ode::Settings;
 use mirrorflow::problem::Problem;
 use mirrorflow::reparam::{DeepDiagonal, Initialization, Reparameterization};
@@ -26,9 +26,10 @@ use std::process::ExitCode;
     about = "Falsifiable checks of 'Never Saddle for Reparameterized Steepest Descent as Mirror Flow'"
 )]
 struct Cli {
-    /// Folder of theorem cards.
-    #[arg(long, global = true, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/theorems"))]
-    cards: PathBuf,
+    /// A folder of your own theorem cards (*.toml), added to the cards built into mirrorflow (an id
+    /// that is already taken is an error naming both files).
+    #[arg(long, global = true, value_name = "DIR")]
+    cards: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,6 +55,130 @@ enum OptimizerName {
     Adamw,
 }
 
+/// `--times`, `--samples`: where `flow` and `train` record their trajectory.
+#[derive(clap::Args)]
+struct Sampling {
+    /// Record the trajectory at these flow times (increasing, > 0; comma-separated). The run ends at
+    /// the last one (for flow, instead of --t-end; for train, flow time η·k: the nearest step).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, conflicts_with = "samples")]
+    times: Option<Vec<f64>>,
+    /// Record the trajectory at N log-spaced times from 10⁻⁶·T to T (T = --t-end; for train, the
+    /// nearest steps from 1 to --steps, repeats dropped).
+    #[arg(long, value_name = "N")]
+    samples: Option<usize>,
+}
+
+/// Most trajectory samples a run may record (a budget).
+const MAX_SAMPLES: usize = 100_000;
+
+impl Sampling {
+    /// The sample times of a run with horizon `t_end`: the given times, N log-spaced ones, or
+    /// just `t_end`.
+    fn times(&self, t_end: f64) -> InputResult<Vec<f64>> {
+        match (&self.times, self.samples) {
+            (Some(times), _) => {
+                if times.is_empty() || times.len() > MAX_SAMPLES {
+                    return Err(InputError::new("--times", format!("give 1 to {MAX_SAMPLES} times")));
+                }
+                let mut last = 0.0;
+                for &t in times {
+                    if !(t.is_finite() && t > last) {
+                        return Err(InputError::new("--times", format!("must be finite, > 0 and increasing, got {t}")));
+                    }
+                    last = t;
+                }
+                Ok(times.clone())
+            }
+            (None, Some(n)) if n == 0 || n > MAX_SAMPLES => {
+                Err(InputError::new("--samples", format!("must lie in [1, {MAX_SAMPLES}], got {n}")))
+            }
+            (None, Some(1)) => Ok(vec![t_end]),
+            (None, Some(n)) => Ok((0..n).map(|k| t_end * 10f64.powf(-6.0 + 6.0 * k as f64 / (n - 1) as f64)).collect()),
+            (None, None) => Ok(vec![t_end]),
+        }
+    }
+}
+
+/// One point of a trajectory: time, predictor, loss (train: also the step).
+#[derive(serde::Serialize)]
+struct Sample {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<u64>,
+    t: f64,
+    x: Vec<f64>,
+    loss: f64,
+}
+
+/// A trajectory as CSV: `[step,]t,loss,x0,x1,…`, one row per sample, full precision.
+fn trajectory_csv(samples: &[Sample]) -> String {
+    let dim = samples.first().map_or(0, |s| s.x.len());
+    let step = samples.first().is_some_and(|s| s.step.is_some());
+    let mut header: Vec<String> = if step { vec!["step".into()] } else { vec![] };
+    header.extend(["t".to_string(), "loss".to_string()]);
+    header.extend((0..dim).map(|i| format!("x{i}")));
+    let mut out = header.join(",") + "\n";
+    for s in samples {
+        let mut row: Vec<String> = s.step.iter().map(|k| k.to_string()).collect();
+        row.push(csv_number(s.t));
+        row.push(csv_number(s.loss));
+        row.extend(s.x.iter().map(|v| csv_number(*v)));
+        out += &(row.join(",") + "\n");
+    }
+    out
+}
+
+/// A number in the shortest digits that parse back to the same f64 (exponent form outside
+/// [1e-4, 1e15)).
+fn csv_number(v: f64) -> String {
+    if v == 0.0 || (1e-4..1e15).contains(&v.abs()) || !v.is_finite() {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum RunFormat {
+    Text,
+    Json,
+    /// The trajectory as CSV.
+    Csv,
+}
+
+/// `--data`, `--targets`, `--loss-scale`: the data of the regression commands.
+#[derive(clap::Args)]
+struct DataArgs {
+    /// The data: JSON {"a": [[..],..], "y": [..]}; a CSV matrix (one sample per row, a header row
+    /// skipped) or a NumPy .npy matrix, with --targets; or an .npz archive with arrays `a` and `y`.
+    #[arg(long)]
+    data: PathBuf,
+    /// The targets of CSV or .npy data: a .csv (one per row) or .npy (1-D) file.
+    #[arg(long)]
+    targets: Option<PathBuf>,
+    /// The squared loss summed, f = ½‖Ax − y‖², or averaged over the n samples, f = 1/(2n)‖Ax − y‖².
+    #[arg(long, value_enum, default_value = "sum")]
+    loss_scale: LossScaleArg,
+}
+
+impl DataArgs {
+    /// The problem: read by the one loader, its loss scaled.
+    fn load(&self) -> InputResult<Problem> {
+        let scale = match self.loss_scale {
+            LossScaleArg::Sum => mirrorflow::problem::LossScale::Sum,
+            LossScaleArg::Mean => mirrorflow::problem::LossScale::Mean,
+        };
+        Problem::load_data(&self.data, self.targets.as_deref())?.with_loss_scale(scale)
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LossScaleArg {
+    /// f = ½‖Ax − y‖².
+    Sum,
+    /// f = 1/(2n)‖Ax − y‖².
+    Mean,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Decay {
     Coupled,
@@ -76,6 +201,11 @@ enum Command {
         id: String,
     },
     /// Check cards with their negative controls; exit 0 iff every outcome matches its expectation.
+    #[command(after_help = "Examples:
+  mirrorflow check --all                      every default-tier card with its negative controls
+  mirrorflow check escape-time --set q=1.5    one card with a parameter overridden
+  mirrorflow check my-card.toml               a card file of your own
+  mirrorflow check --all --format json > outcomes.json")]
     Check {
         /// Card ids, or paths to card files (`path/to/card.toml`).
         ids: Vec<String>,
@@ -118,8 +248,12 @@ enum Command {
     },
     /// Run every card (or the named ones) with its controls and write report.md, report.json and
     /// SVG plots; with --diff, compare with an earlier report.json (exit 1 if a verdict regressed).
+    #[command(after_help = "Examples:
+  mirrorflow report --out mirrorflow-report
+  mirrorflow report --diff snapshots/report.json --no-plots
+  mirrorflow report --table mirrorflow-report/report.json")]
     Report {
-        /// Card ids (default: all).
+        /// Card ids or card files (default: all cards).
         ids: Vec<String>,
         /// Output folder.
         #[arg(long, default_value = "mirrorflow-report")]
@@ -160,10 +294,14 @@ enum Command {
         format: Format,
     },
     /// Run the steepest flow of a deep diagonal model on your data.
+    #[command(after_help = "Examples:
+  mirrorflow flow --data data.json --depth 2 --q 2 --alpha 0.1 --until-loss 1e-10
+  mirrorflow flow --data data.json --depth 3 --q 1 --alpha 1e-3 --t-end 100 --format json
+  mirrorflow flow --data data.json --depth 2 --q 2 --alpha 0.1 --times 0.5,1,2,4 --format csv
+  mirrorflow flow --data data.json --depth 2 --q 2 --alpha 0.1 --t-end 1e4 --samples 50 --format json")]
     Flow {
-        /// JSON file {"a": [[..],..], "y": [..]}.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// Depth L ≥ 1.
         #[arg(long, allow_hyphen_values = true)]
         depth: i64,
@@ -188,9 +326,11 @@ enum Command {
         /// Stop when the loss reaches this value.
         #[arg(long, allow_hyphen_values = true)]
         until_loss: Option<f64>,
-        /// Output format.
+        #[command(flatten)]
+        sampling: Sampling,
+        /// Output format (csv: the trajectory).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: RunFormat,
     },
     /// Saddle escape time of the balanced steepest flow on f(x) = −γx (THEORY §4): closed form vs
     /// the integrated parameter flow, at one α or over a sweep.
@@ -221,10 +361,13 @@ enum Command {
         format: Format,
     },
     /// Train a deep diagonal model on your data with a discrete optimizer (GD, SignGD, Adam, AdamW).
+    #[command(after_help = "Examples:
+  mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1
+  mirrorflow train --data data.json --optimizer adamw --lr 1e-3 --steps 5000 --depth 2 --alpha 0.1 --weight-decay 1e-2
+  mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1 --samples 20 --format csv")]
     Train {
-        /// JSON file {"a": [[..],..], "y": [..]}.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// The optimizer: Adam takes the decay coupled (Adam + L2), AdamW decoupled.
         #[arg(long, value_enum)]
         optimizer: OptimizerName,
@@ -258,15 +401,19 @@ enum Command {
         /// Adam ε ≥ 0.
         #[arg(long, default_value_t = 1e-8, allow_hyphen_values = true)]
         eps: f64,
-        /// Output format.
+        #[command(flatten)]
+        sampling: Sampling,
+        /// Output format (csv: the trajectory).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: RunFormat,
     },
     /// Predict the GF limit on your data: the Bregman projection argmin D_R(x, x0) s.t. Ax = y.
+    #[command(after_help = "Examples:
+  mirrorflow bias --data data.json --depth 2 --alpha 0.01
+  mirrorflow bias --data data.json --depth 3 --alpha 0.1 --two-sided --compare-flow --format json")]
     Bias {
-        /// JSON file {"a": [[..],..], "y": [..]}.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
         /// Depth L ≥ 1.
         #[arg(long, allow_hyphen_values = true)]
         depth: i64,
@@ -294,10 +441,18 @@ enum Command {
     },
     /// Separable classification (exponential loss): the flow's normalised ℓ_{p/L} margin along a
     /// sweep of times against the predicted max-margin point (THEORY §5).
+    #[command(after_help = "Examples:
+  mirrorflow margin --data labels.json --depth 2 --q 2
+  mirrorflow margin --data labels.json --depth 3 --q 1 --times 10,100,1000 --format json")]
     Margin {
-        /// JSON file {"a": [[..],..], "y": [±1, ..], "loss": "exponential"}.
+        /// The data: JSON {"a": [[..],..], "y": [±1, ..], "loss": "exponential"}, or a CSV/.npy matrix
+        /// with --targets (labels ±1), or an .npz with arrays `a` and `y` (these take the exponential
+        /// loss).
         #[arg(long)]
         data: PathBuf,
+        /// The labels of CSV or .npy data (.csv or .npy).
+        #[arg(long)]
+        targets: Option<PathBuf>,
         /// Depth L ≥ 1 of the two-sided model x = ∏w⁺ − ∏w⁻.
         #[arg(long, allow_hyphen_values = true)]
         depth: i64,
@@ -316,6 +471,29 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+    /// Compare two saved report.json files without running anything: verdict changes first, then
+    /// figures that moved beyond their tolerance. Exit 1 on a regression (a verdict no longer as
+    /// expected, a card or control of OLD missing from NEW, an unknown verdict), 0 otherwise, 2 when
+    /// a file cannot be read.
+    #[command(after_help = "Examples:
+  mirrorflow diff snapshots/report.json mirrorflow-report/report.json
+  mirrorflow check --all --out today && mirrorflow diff yesterday/report.json today/report.json")]
+    Diff {
+        /// The earlier report.json.
+        old: PathBuf,
+        /// The later report.json.
+        new: PathBuf,
+    },
+    /// Print a shell completion script to stdout.
+    #[command(after_help = "Examples:
+  mirrorflow completions bash > ~/.local/share/bash-completion/completions/mirrorflow
+  mirrorflow completions zsh > ~/.zfunc/_mirrorflow
+  mirrorflow completions fish > ~/.config/fish/completions/mirrorflow.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -347,8 +525,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> InputResult<bool> {
     match cli.command {
+        Command::Diff { old, new } => {
+            let (before, after) = (read_report(&old)?, read_report(&new)?);
+            Ok(print_diff(&before, &after, &old))
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "mirrorflow", &mut std::io::stdout());
+            Ok(true)
+        }
         Command::List => {
-            for c in checks::load_cards(&cli.cards)? {
+            for c in library(&cli.cards)? {
                 println!("{:<28} {:<10} {}", c.id, format!("{:?}", c.provenance).to_lowercase(), c.title);
             }
             Ok(true)
@@ -363,7 +549,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 }
                 None => mirrorflow::selftest::parse("tests/wrong_claims.toml", mirrorflow::selftest::TABLE)?,
             };
-            let cards = checks::load_cards(&cli.cards)?;
+            let cards = library(&cli.cards)?;
             let pool = pool(jobs)?;
             let mut passed = 0;
             let mut counts = std::collections::BTreeMap::new();
@@ -434,16 +620,25 @@ fn run(cli: Cli) -> InputResult<bool> {
             let options = checks::RunOptions { controls: !no_controls, verify_numerics };
             let mut outcomes = Vec::new();
             let mut entries = Vec::new();
+            let mut json = Vec::new();
+            let provenance = report::Provenance::now();
             for card in &cards {
                 let batch = pool.install(|| checks::run_with_controls(card, &options, &|| bar.inc(1)))?;
                 if format == Format::Text {
                     bar.suspend(|| batch.iter().for_each(|o| print_outcome(o, verbose)));
+                } else {
+                    for (i, o) in batch.iter().enumerate() {
+                        json.push(outcome_json(o, card, i.checked_sub(1), &sets, &provenance));
+                    }
                 }
-                entries.push(report::entry(card, &batch));
+                let mut entry = report::entry(card, &batch);
+                entry.overrides = sets.clone();
+                entries.push(entry);
                 outcomes.extend(batch);
             }
             bar.finish_and_clear();
-            let built = report::from_entries(entries);
+            let mut built = report::from_entries(entries);
+            built.provenance = Some(provenance);
             if let Some(dir) = &out {
                 write_file(dir, "report.json", &built.to_json())?;
                 write_file(dir, "report.md", &built.to_markdown(&[]))?;
@@ -453,7 +648,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 ok &= print_diff(old, &built, path);
             }
             if format == Format::Json {
-                println!("{}", serde_json::to_string_pretty(&outcomes).expect("serialisable"));
+                println!("{}", serde_json::to_string_pretty(&json).expect("serialisable"));
             } else {
                 let matched = outcomes.iter().filter(|o| o.matches).count();
                 println!("{matched} of {} outcomes as expected", outcomes.len());
@@ -468,7 +663,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             report(&cli.cards, &ids, &out, format, diff, no_plots, quiet, jobs)
         }
         Command::Bench { format } => {
-            let cards = checks::load_cards(&cli.cards)?;
+            let cards = library(&cli.cards)?;
             let lines = vec![
                 bench::integrator_vs_rk4(),
                 bench::switching_vs_naive(),
@@ -508,6 +703,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             beta1,
             beta2,
             eps,
+            sampling,
             format,
         } => {
             let lr = check_positive("--lr", lr)?;
@@ -531,7 +727,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 beta2: check_beta("--beta2", beta2)?,
                 eps: check_nonnegative("--eps", eps)?,
             };
-            let problem = Problem::load(&data)?;
+            let problem = data.load()?;
             let (method, q, decay) = match optimizer {
                 OptimizerName::Gd => (Method::Gd, 2.0, decay),
                 OptimizerName::Signgd => (Method::SignGd, 1.0, decay),
@@ -548,17 +744,56 @@ fn run(cli: Cli) -> InputResult<bool> {
                 .init(&Initialization::lambda(alpha, depth, balance), q)
                 .map_err(|e| InputError::new("--balance", e.message))?;
             let opt = Optimizer { method, lr, decay };
-            let state = opt.run(&problem, &model, &w0, steps as usize);
+            // the steps to record: the nearest step to each sample time η·k (repeats dropped)
+            let record: Vec<u64> = match (&sampling.times, sampling.samples) {
+                (None, None) => vec![],
+                _ => {
+                    let times = sampling.times(lr * steps as f64)?;
+                    let mut ks: Vec<u64> = times.iter().map(|t| (t / lr).round().max(1.0) as u64).collect();
+                    ks.dedup();
+                    if let Some(&k) = ks.last().filter(|&&k| k > steps as u64) {
+                        return Err(InputError::new(
+                            "--times",
+                            format!("step {k} (flow time η·k) lies beyond --steps {steps}"),
+                        ));
+                    }
+                    ks
+                }
+            };
+            let sample = |s: &mirrorflow::discrete::OptState| {
+                let x = model.x(&s.w);
+                Sample { step: Some(s.k), t: lr * s.k as f64, loss: problem.loss(&x), x: x.as_slice().to_vec() }
+            };
+            // the same steps as Optimizer::run, with the states at the recorded steps kept
+            let mut state = mirrorflow::discrete::OptState::new(&w0);
+            let mut trajectory = vec![sample(&state)];
+            let last = if record.is_empty() { steps as u64 } else { *record.last().expect("non-empty") };
+            let mut next = record.iter().peekable();
+            while state.k < last {
+                opt.step(&problem, &model, &mut state);
+                if next.peek().is_some_and(|&&k| k == state.k) {
+                    next.next();
+                    trajectory.push(sample(&state));
+                }
+            }
+            if record.is_empty() {
+                trajectory.push(sample(&state));
+            }
             let x = model.x(&state.w);
             let loss = problem.loss(&x);
             let finite = loss.is_finite() && state.w.iter().all(|v| v.is_finite());
             let balances = model.balances(&state.w, q);
-            if format == Format::Json {
+            if format == RunFormat::Csv {
+                print!("{}", trajectory_csv(&trajectory));
+            } else if format == RunFormat::Json {
                 let out = serde_json::json!({
+                    "status": if finite { "ok" } else { "inconclusive" },
+                    "reason": (!finite).then_some("the iterates diverged (non-finite loss or weights)"),
                     "x": x.as_slice(), "loss": loss, "steps": state.k, "balance": balances.as_slice(),
                     "balance_exponent": q, "w": state.w.as_slice(), "lr": lr, "flow_time": lr * state.k as f64,
+                    "trajectory": trajectory,
                 });
-                println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+                print_json(out);
             } else {
                 let xs: Vec<String> = x.iter().map(|v| display_number(*v)).collect();
                 println!("x = [{}]", xs.join(", "));
@@ -573,7 +808,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(finite)
         }
-        Command::Flow { data, depth, q, alpha, balance, weight_decay, decay, t_end, until_loss, format } => {
+        Command::Flow { data, depth, q, alpha, balance, weight_decay, decay, t_end, until_loss, sampling, format } => {
             let depth = check_depth("--depth", depth)?;
             let q = check_q("--q", q)?;
             let alpha = check_positive("--alpha", alpha)?;
@@ -582,7 +817,9 @@ fn run(cli: Cli) -> InputResult<bool> {
             if let Some(e) = until_loss {
                 check_positive("--until-loss", e)?;
             }
-            let problem = Problem::load(&data)?;
+            let times = sampling.times(t_end)?;
+            let t_end = *times.last().expect("at least one sample time");
+            let problem = data.load()?;
             let model = DeepDiagonal::new(depth, problem.dim());
             let init = Initialization::lambda(alpha, depth, balance);
             let w0 = model.init(&init, q).map_err(|e| InputError::new("--balance", e.message))?;
@@ -593,13 +830,24 @@ fn run(cli: Cli) -> InputResult<bool> {
             };
             let flow = SteepestFlow { problem: &problem, model: &model, q, decay };
             let settings = Settings { rtol: 1e-12, atol: 1e-14, ..Settings::default() };
-            let result = run_until_loss(&flow, &w0, t_end, until_loss, 1, &settings);
+            // as run_until_loss, through the sample times
+            let stop = |_t: f64, w: &nalgebra::DVector<f64>| until_loss.is_some_and(|e| flow.loss(w) <= e);
+            let result = flow.run(&w0, &times, Some(&stop), &settings);
+            let sample = |t: f64, w: &nalgebra::DVector<f64>| {
+                let x = model.x(w);
+                Sample { step: None, t, loss: problem.loss(&x), x: x.as_slice().to_vec() }
+            };
             // the state reached and the status: a failed integration still reports its last state
-            let (t, w, stats, status, stationary_at) = match result {
-                Ok(tr) => (tr.t_end(), tr.last().clone(), tr.stats, tr.status.clone(), tr.stationary_at),
+            let (t, w, stats, status, stationary_at, trajectory) = match result {
+                Ok(tr) => {
+                    let trajectory: Vec<Sample> = tr.t.iter().zip(&tr.y).map(|(t, w)| sample(*t, w)).collect();
+                    (tr.t_end(), tr.last().clone(), tr.stats, tr.status.clone(), tr.stationary_at, trajectory)
+                }
                 Err(e) => {
                     let (t, w) = e.last.clone().unwrap_or((0.0, w0.clone()));
-                    (t, w, e.stats, mirrorflow::ode::FlowStatus::Inconclusive { reason: e.to_string() }, None)
+                    let trajectory = vec![sample(0.0, &w0), sample(t, &w)];
+                    let status = mirrorflow::ode::FlowStatus::Inconclusive { reason: e.to_string() };
+                    (t, w, e.stats, status, None, trajectory)
                 }
             };
             let x = model.x(&w);
@@ -615,14 +863,17 @@ fn run(cli: Cli) -> InputResult<bool> {
                 mirrorflow::ode::FlowStatus::Inconclusive { reason } => Some(reason.clone()),
                 mirrorflow::ode::FlowStatus::Ok => None,
             };
-            if format == Format::Json {
+            if format == RunFormat::Csv {
+                print!("{}", trajectory_csv(&trajectory));
+            } else if format == RunFormat::Json {
                 let out = serde_json::json!({
                     "status": status.label(), "reason": reason, "stationary_at": stationary_at,
                     "x": x.as_slice(), "loss": loss, "t": t, "reached": reached,
                     "w": w.as_slice(), "stats": stats,
                     "depth": depth, "q": q, "alpha": alpha, "balance": balance,
+                    "trajectory": trajectory,
                 });
-                println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+                print_json(out);
             } else {
                 let xs: Vec<String> = x.iter().map(|v| display_number(*v)).collect();
                 println!("x = [{}]", xs.join(", "));
@@ -652,7 +903,7 @@ fn run(cli: Cli) -> InputResult<bool> {
 /// `mirrorflow margin`: see the subcommand's doc.
 fn margin(cmd: Command) -> InputResult<bool> {
     use mirrorflow::margin::{margin_exponent, max_margin, norm, prediction, signed_data, sweep};
-    let Command::Margin { data, depth, q, alpha, times, support, format } = cmd else {
+    let Command::Margin { data, targets, depth, q, alpha, times, support, format } = cmd else {
         unreachable!("margin subcommand")
     };
     let depth = check_depth("--depth", depth)?;
@@ -668,7 +919,13 @@ fn margin(cmd: Command) -> InputResult<bool> {
         None => vec![10.0, 40.0, 160.0, 640.0, 2560.0],
     };
     let source = data.display().to_string();
-    let problem = Problem::load(&data)?;
+    let mut problem = Problem::load_data(&data, targets.as_deref())?;
+    if !data.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        // CSV and NumPy data carry no loss: the margin is the exponential loss's
+        problem = Problem::new(problem.a, problem.y, mirrorflow::problem::Loss::Exponential).map_err(|e| {
+            InputError::new(format!("{}: {}", targets.unwrap_or(data).display(), e.location), e.message)
+        })?;
+    }
     let r = margin_exponent(q, depth);
     let run = sweep(&problem, depth, q, alpha, &times, r, &Default::default()).map_err(|e| {
         let field = if e.location == "loss" { format!("{source}: loss") } else { format!("--{}", e.location) };
@@ -693,7 +950,7 @@ fn margin(cmd: Command) -> InputResult<bool> {
             "smoothed_margins": s.smoothed, "alive": alive, "kkt_margin": kkt_margin,
             "global_margin": global_margin, "direction": direction.as_slice(), "stats": s.stats,
         });
-        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+        print_json(out);
         return Ok(true);
     }
     println!("two-sided L = {depth}, q = {q}, α = {alpha}: max margin in ℓ_r, r = p/L = {}", display_number(r));
@@ -869,8 +1126,8 @@ fn bias(cmd: Command) -> InputResult<bool> {
     }
     let alpha = check_positive("--alpha", alpha)?;
     let t_end = check_positive("--t-end", t_end)?;
-    let source = data.display().to_string();
-    let problem = Problem::load(&data)?;
+    let source = data.data.display().to_string();
+    let problem = data.load()?;
     if problem.loss != mirrorflow::problem::Loss::Squared {
         return Err(InputError::new(format!("{source}: loss"), "the Bregman projection needs the squared loss"));
     }
@@ -922,7 +1179,7 @@ fn bias(cmd: Command) -> InputResult<bool> {
         }
     }
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+        print_json(out);
     } else {
         let xs: Vec<String> = proj.x.iter().map(|v| display_number(*v)).collect();
         println!("x = [{}]", xs.join(", "));
@@ -949,19 +1206,29 @@ fn bias(cmd: Command) -> InputResult<bool> {
     Ok(ok)
 }
 
+/// The built-in cards plus the user's (`--cards DIR`).
+fn library(user: &Option<PathBuf>) -> InputResult<Vec<Card>> {
+    mirrorflow::cards::library(user.as_deref())
+}
+
+/// Whether a command-line card name is a card file rather than an id.
+fn is_card_file(name: &str) -> bool {
+    name.ends_with(".toml") || std::path::Path::new(name).is_file()
+}
+
 /// The cards named by `ids` (ids or card files), or every card of the selected tiers with `all`.
-fn select_cards(dir: &std::path::Path, ids: &[String], all: bool, paper_scale: bool) -> InputResult<Vec<Card>> {
+fn select_cards(user: &Option<PathBuf>, ids: &[String], all: bool, paper_scale: bool) -> InputResult<Vec<Card>> {
     if !all && ids.is_empty() {
         return Err(InputError::new("check", "name card ids or card files, or pass --all"));
     }
-    let mut cards = if all || ids.iter().any(|i| !i.ends_with(".toml")) { checks::load_cards(dir)? } else { vec![] };
+    let mut cards = if all || ids.iter().any(|i| !is_card_file(i)) { library(user)? } else { vec![] };
     if all {
         cards.retain(|c| paper_scale || c.tier == mirrorflow::claims::Tier::Default);
         return Ok(cards);
     }
     let mut chosen = Vec::new();
     for id in ids {
-        if id.ends_with(".toml") {
+        if is_card_file(id) {
             chosen.push(checks::load_card(std::path::Path::new(id))?);
         } else {
             let card = cards.iter().find(|c| &c.id == id);
@@ -999,8 +1266,8 @@ fn progress_bar(len: usize, quiet: bool, what: &str) -> ProgressBar {
     bar
 }
 
-fn find(dir: &std::path::Path, id: &str) -> InputResult<Card> {
-    checks::load_cards(dir)?
+fn find(user: &Option<PathBuf>, id: &str) -> InputResult<Card> {
+    library(user)?
         .into_iter()
         .find(|c| c.id == id)
         .ok_or_else(|| InputError::new(id, "no such card (see `mirrorflow list`)"))
@@ -1051,6 +1318,47 @@ fn print_outcome(o: &Outcome, verbose: bool) {
     }
 }
 
+/// Prints a JSON object output with the schema version and the provenance of the run.
+fn print_json(mut out: serde_json::Value) {
+    if let Some(map) = out.as_object_mut() {
+        map.insert("schema".into(), report::SCHEMA.into());
+        map.insert("provenance".into(), serde_json::to_value(report::Provenance::now()).expect("serialisable"));
+    }
+    println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+}
+
+/// One outcome of `check --format json`: the outcome's own fields plus the schema version, the
+/// provenance of the run, and the parameters it ran with (`control`: its negative control).
+fn outcome_json(
+    o: &Outcome,
+    card: &Card,
+    control: Option<usize>,
+    sets: &[String],
+    provenance: &report::Provenance,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(o).expect("serialisable");
+    let assignment = card.assignment(control);
+    let json = |m: &std::collections::BTreeMap<String, toml::Value>| -> serde_json::Map<String, serde_json::Value> {
+        m.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null))).collect()
+    };
+    let (parameters, grid) = (json(&assignment.fixed), json(&assignment.axes));
+    let seeds: serde_json::Map<String, serde_json::Value> = parameters
+        .iter()
+        .chain(&grid)
+        .filter(|(k, _)| k.contains("seed"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(map) = v.as_object_mut() {
+        map.insert("schema".into(), report::SCHEMA.into());
+        map.insert("provenance".into(), serde_json::to_value(provenance).expect("serialisable"));
+        map.insert("parameters".into(), parameters.into());
+        map.insert("grid".into(), grid.into());
+        map.insert("seeds".into(), seeds.into());
+        map.insert("overrides".into(), sets.into());
+    }
+    v
+}
+
 /// Reads a saved report.json.
 fn read_report(path: &std::path::Path) -> InputResult<Report> {
     let source = path.display().to_string();
@@ -1080,7 +1388,7 @@ fn print_diff(old: &Report, new: &Report, path: &std::path::Path) -> bool {
 
 #[allow(clippy::too_many_arguments)]
 fn report(
-    cards_dir: &std::path::Path,
+    user: &Option<PathBuf>,
     ids: &[String],
     out: &std::path::Path,
     format: ReportFormat,
@@ -1089,15 +1397,7 @@ fn report(
     quiet: bool,
     jobs: Option<usize>,
 ) -> InputResult<bool> {
-    let mut cards = checks::load_cards(cards_dir)?;
-    for id in ids {
-        if !cards.iter().any(|c| &c.id == id) {
-            return Err(InputError::new(id, "no such card (see `mirrorflow list`)"));
-        }
-    }
-    if !ids.is_empty() {
-        cards.retain(|c| ids.contains(&c.id));
-    }
+    let cards = if ids.is_empty() { library(user)? } else { select_cards(user, ids, false, true)? };
     let old = diff.as_deref().map(read_report).transpose()?;
     let pool = pool(jobs)?;
     let bar = progress_bar(cards.len(), quiet, "cards");

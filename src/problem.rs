@@ -115,11 +115,72 @@ impl Problem {
         Self::new(a, y, file.loss).map_err(|e| InputError::new(format!("{source}: {}", e.location), e.message))
     }
 
-    /// Reads and parses a problem file (see [`Problem::from_json`]).
+    /// Reads and parses a JSON problem file (see [`Problem::from_json`]).
     pub fn load(path: &std::path::Path) -> InputResult<Self> {
+        Self::load_data(path, None)
+    }
+
+    /// The one loader of `--data`, by the file's extension:
+    /// - `.json`: `{"a": [[…], …], "y": […], "loss": …}` ([`Problem::from_json`]; `targets` must be None);
+    /// - `.csv`: the matrix A, one sample per row, comma-separated numbers (a header row, i.e. a first
+    ///   row that is not all numbers, is skipped), with `targets` a CSV file of the n targets (one
+    ///   per row or all in one row, a header row skipped likewise);
+    /// - `.npy`: the matrix A (float64, 2-D, C or Fortran order), with `targets` a `.npy` (1-D, or
+    ///   n × 1) or `.csv` file;
+    /// - `.npz`: the arrays `a` and `y` of one archive (`np.savez(path, a=A, y=y)`).
+    ///
+    /// Numbers parse correctly rounded in every format, so copies of the same data give the same
+    /// problem bit for bit. CSV and NumPy data have the squared loss.
+    pub fn load_data(path: &std::path::Path, targets: Option<&std::path::Path>) -> InputResult<Self> {
         let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
-        Self::from_json(&source, &text)
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+        let needs_targets = |what: &str| {
+            InputError::new("--targets", format!("{what} data ({source}) needs the targets in a file of their own"))
+        };
+        let (a, y) = match (ext.as_str(), targets) {
+            ("json", None) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| InputError::new(&source, format!("cannot read: {e}")))?;
+                return Self::from_json(&source, &text);
+            }
+            ("json", Some(_)) | ("npz", Some(_)) => {
+                return Err(InputError::new("--targets", format!("{source} holds its targets already")));
+            }
+            ("csv", Some(t)) => (read_csv(path)?, read_targets(t)?),
+            ("npy", Some(t)) => (read_npy(&source, open(path)?)?, read_targets(t)?),
+            ("npz", None) => read_npz(path)?,
+            ("csv", None) => return Err(needs_targets("CSV")),
+            ("npy", None) => return Err(needs_targets(".npy")),
+            _ => {
+                return Err(InputError::new(&source, "unknown data format: expected .json, .csv, .npy or .npz"));
+            }
+        };
+        let (n, d) = (a.nrows, a.ncols);
+        let y = DVector::from_vec(y);
+        let a = a.into_matrix();
+        if y.len() != n {
+            return Err(InputError::new(
+                format!("{}: y", targets.map_or(source.clone(), |t| t.display().to_string())),
+                format!("has {} entries but a has {n} rows (a is {n} × {d})", y.len()),
+            ));
+        }
+        Self::new(a, y, Loss::Squared).map_err(|e| InputError::new(format!("{source}: {}", e.location), e.message))
+    }
+
+    /// The problem with its loss scaled: `Sum` leaves `f = ½‖Ax − y‖²`; `Mean` gives
+    /// `f = 1/(2n)‖Ax − y‖²` by scaling A and y by `1/√n` (each entry rounded once). Only the
+    /// squared loss has a mean form here.
+    pub fn with_loss_scale(self, scale: LossScale) -> InputResult<Self> {
+        match scale {
+            LossScale::Sum => Ok(self),
+            LossScale::Mean if self.loss != Loss::Squared => {
+                Err(InputError::new("--loss-scale", "mean is defined for the squared loss only"))
+            }
+            LossScale::Mean => {
+                let root = (self.samples() as f64).sqrt();
+                Ok(Self { a: self.a / root, y: self.y / root, loss: self.loss })
+            }
+        }
     }
 
     /// Seeded Gaussian regression: `A_ij ~ N(0, 1)`, `y = A x*` with a `k`-sparse positive `x*`
@@ -240,6 +301,141 @@ impl Problem {
         };
         self.a.tr_mul(&outer) * &self.a
     }
+}
+
+/// How the squared loss is normalised over the n samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LossScale {
+    /// `f(x) = ½‖Ax − y‖²` (the default).
+    #[default]
+    Sum,
+    /// `f(x) = 1/(2n)‖Ax − y‖²`.
+    Mean,
+}
+
+/// A data matrix read row by row (C order) or column by column (Fortran order).
+struct Matrix {
+    nrows: usize,
+    ncols: usize,
+    values: Vec<f64>,
+    column_major: bool,
+}
+
+impl Matrix {
+    fn into_matrix(self) -> DMatrix<f64> {
+        if self.column_major {
+            DMatrix::from_vec(self.nrows, self.ncols, self.values)
+        } else {
+            DMatrix::from_row_slice(self.nrows, self.ncols, &self.values)
+        }
+    }
+}
+
+fn open(path: &std::path::Path) -> InputResult<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| InputError::new(path.display().to_string(), format!("cannot read: {e}")))
+}
+
+/// The rows of a CSV file of numbers (the csv crate; fields trimmed; a first row that is not all
+/// numbers is a header and skipped). Every row must have the same number of fields.
+fn csv_rows(path: &std::path::Path) -> InputResult<Vec<Vec<f64>>> {
+    let source = path.display().to_string();
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).trim(csv::Trim::All).comment(Some(b'#')).from_reader(open(path)?);
+    let mut rows = Vec::new();
+    for (k, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(String::new(), |p| format!(":{}", p.line()));
+            InputError::new(format!("{source}{line}"), format!("malformed CSV: {e}"))
+        })?;
+        let line = record.position().map_or(k as u64 + 1, |p| p.line());
+        let parsed: Vec<Result<f64, &str>> = record.iter().map(|f| f.parse::<f64>().map_err(|_| f)).collect();
+        match parsed.iter().find_map(|v| v.as_ref().err()) {
+            // a header: the first row, not all numbers
+            Some(_) if k == 0 => continue,
+            Some(field) => {
+                return Err(InputError::new(format!("{source}:{line}"), format!("'{field}' is not a number")));
+            }
+            None => rows.push(parsed.into_iter().map(|v| v.expect("checked")).collect()),
+        }
+    }
+    if rows.is_empty() {
+        return Err(InputError::new(&source, "no rows of numbers"));
+    }
+    Ok(rows)
+}
+
+/// A CSV data matrix, one sample per row.
+fn read_csv(path: &std::path::Path) -> InputResult<Matrix> {
+    let rows = csv_rows(path)?;
+    let (nrows, ncols) = (rows.len(), rows[0].len());
+    Ok(Matrix { nrows, ncols, values: rows.into_iter().flatten().collect(), column_major: false })
+}
+
+/// Targets from a `.npy` (1-D, or one column) or `.csv` file (one per row, or one row).
+fn read_targets(path: &std::path::Path) -> InputResult<Vec<f64>> {
+    let source = path.display().to_string();
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("npy") => vector(&source, read_npy_any(&source, open(path)?)?),
+        Some("csv") => {
+            let rows = csv_rows(path)?;
+            if rows.len() == 1 || rows.iter().all(|r| r.len() == 1) {
+                Ok(rows.into_iter().flatten().collect())
+            } else {
+                Err(InputError::new(&source, "targets: one number per row, or all in one row"))
+            }
+        }
+        _ => Err(InputError::new(&source, "unknown targets format: expected .csv or .npy")),
+    }
+}
+
+/// An array of a `.npy` stream: shape, values in file order, whether Fortran order. float64 only
+/// (npyz).
+fn read_npy_any(source: &str, reader: impl std::io::Read) -> InputResult<(Vec<u64>, Vec<f64>, bool)> {
+    let file = npyz::NpyFile::new(reader).map_err(|e| InputError::new(source, format!("not a .npy array: {e}")))?;
+    let shape = file.shape().to_vec();
+    let fortran = file.order() == npyz::Order::Fortran;
+    let dtype = file.dtype().descr();
+    let values = file
+        .into_vec::<f64>()
+        .map_err(|e| InputError::new(source, format!("the array must be float64 (dtype {dtype}): {e}")))?;
+    Ok((shape, values, fortran))
+}
+
+/// A 2-D float64 array as the data matrix.
+fn read_npy(source: &str, reader: impl std::io::Read) -> InputResult<Matrix> {
+    let (shape, values, column_major) = read_npy_any(source, reader)?;
+    match shape[..] {
+        [n, d] => Ok(Matrix { nrows: n as usize, ncols: d as usize, values, column_major }),
+        _ => Err(InputError::new(source, format!("the data matrix must be 2-D, got shape {shape:?}"))),
+    }
+}
+
+/// A 1-D array (or one column) as a vector.
+fn vector(source: &str, (shape, values, _): (Vec<u64>, Vec<f64>, bool)) -> InputResult<Vec<f64>> {
+    match shape[..] {
+        [_] | [_, 1] | [1, _] => Ok(values),
+        _ => Err(InputError::new(source, format!("the targets must be 1-D, got shape {shape:?}"))),
+    }
+}
+
+/// The arrays `a` and `y` of an `.npz` archive (a zip of `a.npy`, `y.npy`, as `np.savez` writes).
+fn read_npz(path: &std::path::Path) -> InputResult<(Matrix, Vec<f64>)> {
+    let source = path.display().to_string();
+    let mut archive =
+        zip::ZipArchive::new(open(path)?).map_err(|e| InputError::new(&source, format!("not an .npz archive: {e}")))?;
+    let mut member = |name: &str| -> InputResult<Vec<u8>> {
+        let mut entry = archive
+            .by_name(&format!("{name}.npy"))
+            .map_err(|_| InputError::new(format!("{source}: {name}"), "no such array (expected arrays `a` and `y`)"))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes)
+            .map_err(|e| InputError::new(format!("{source}: {name}"), format!("cannot read: {e}")))?;
+        Ok(bytes)
+    };
+    let (a, y) = (member("a")?, member("y")?);
+    let a = read_npy(&format!("{source}: a"), &a[..])?;
+    let y = vector(&format!("{source}: y"), read_npy_any(&format!("{source}: y"), &y[..])?)?;
+    Ok((a, y))
 }
 
 fn logistic(m: f64) -> f64 {

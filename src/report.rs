@@ -1,10 +1,12 @@
-//! Reports researchers can read and CI can diff: a stable JSON document (sorted keys, rounded
-//! figures), a Markdown verdict table per family, and the comparison of two reports.
+//! Reports researchers can read and CI can diff: a stable JSON document (sorted keys, figures at
+//! full f64 precision, the provenance of the run), a Markdown verdict table per family (figures
+//! rounded for reading), and the comparison of two reports (verdicts; figures only when they move
+//! beyond their tolerance).
 
 use crate::checks::{self, Outcome};
 use crate::claims::Card;
 use crate::error::{InputError, InputResult};
-use crate::verdict::{display_number, round_sig, Evidence};
+use crate::verdict::{display_number, Evidence};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,7 +28,7 @@ mod nan_as_null {
     }
 }
 
-/// One evidence row, rounded to 6 significant digits.
+/// One evidence row (figures at full precision).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// Grid point.
@@ -77,6 +79,18 @@ fn nan() -> f64 {
 /// A card's outcome in a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CardReport {
+    /// The card's parameters as run: `[parameters]` with the `--set` overrides applied.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    /// The card's grid axes as run (with the `--set` overrides applied).
+    #[serde(default)]
+    pub grid: BTreeMap<String, serde_json::Value>,
+    /// The random seeds among them (every key containing `seed`).
+    #[serde(default)]
+    pub seeds: BTreeMap<String, serde_json::Value>,
+    /// The `--set key=value` overrides of the run, as given.
+    #[serde(default)]
+    pub overrides: Vec<String>,
     /// Card id.
     pub id: String,
     /// Title.
@@ -101,11 +115,63 @@ pub struct CardReport {
     pub controls: Vec<ControlReport>,
 }
 
+/// The JSON schema version of report.json and of the other JSON outputs (2: full-precision
+/// figures, provenance, per-card parameters; 1: figures rounded to 6 digits, no provenance).
+pub const SCHEMA: u32 = 2;
+
+/// Where a result comes from: the tool, its version, the git commit it was built from (None when
+/// unknown), and when it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// `mirrorflow`.
+    pub tool: String,
+    /// The crate version.
+    pub version: String,
+    /// `git rev-parse HEAD` at build time, when the build had git and a repository.
+    pub commit: Option<String>,
+    /// The start of the run, UTC, ISO 8601 (`2026-11-30T15:40:00Z`).
+    pub date: String,
+}
+
+impl Provenance {
+    /// This build, now.
+    pub fn now() -> Self {
+        let commit = env!("MIRRORFLOW_GIT_COMMIT");
+        Self {
+            tool: "mirrorflow".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            commit: (!commit.is_empty()).then(|| commit.to_string()),
+            date: utc_iso8601(std::time::SystemTime::now()),
+        }
+    }
+}
+
+/// `t` as UTC ISO 8601 to the second, e.g. `2026-11-30T15:40:00Z` (days to civil date by
+/// H. Hinnant's algorithm on the proleptic Gregorian calendar).
+pub fn utc_iso8601(t: std::time::SystemTime) -> String {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// A whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    /// Format version.
-    pub version: u32,
+    /// Format version ([`SCHEMA`]; reports of schema 1 wrote it as `version`).
+    #[serde(alias = "version")]
+    pub schema: u32,
+    /// The run's provenance (None in reports of schema 1).
+    #[serde(default)]
+    pub provenance: Option<Provenance>,
     /// Cards, sorted by id.
     pub cards: Vec<CardReport>,
 }
@@ -114,9 +180,9 @@ fn row(e: &Evidence) -> Row {
     Row {
         case: e.case.clone(),
         quantity: e.quantity.clone(),
-        predicted: round_sig(e.predicted, 6),
-        measured: round_sig(e.measured, 6),
-        error: round_sig(e.error, 3),
+        predicted: e.predicted,
+        measured: e.measured,
+        error: e.error,
         tolerance: e.tolerance,
         route: e.route.clone(),
         verdict: e.verdict.label().to_string(),
@@ -140,10 +206,19 @@ pub fn entry(card: &Card, outcomes: &[Outcome]) -> CardReport {
             expected: c.expected.clone(),
             verdict: c.verdict.label().to_string(),
             matches: c.matches,
-            power: round_sig(c.power, 3),
+            power: c.power,
         })
         .collect();
+    let json = |m: &BTreeMap<String, toml::Value>| -> BTreeMap<String, serde_json::Value> {
+        m.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null))).collect()
+    };
+    let (parameters, grid) = (json(&card.parameters), json(&card.grid));
+    let seeds = parameters.iter().chain(&grid).filter(|(k, _)| k.contains("seed")).map(|(k, v)| (k.clone(), v.clone()));
     CardReport {
+        seeds: seeds.collect(),
+        parameters,
+        grid,
+        overrides: Vec::new(),
         id: card.id.clone(),
         title: card.title.clone(),
         provenance: format!("{:?}", card.provenance).to_lowercase(),
@@ -161,7 +236,7 @@ pub fn entry(card: &Card, outcomes: &[Outcome]) -> CardReport {
 /// A report from entries (sorted by id).
 pub fn from_entries(mut entries: Vec<CardReport>) -> Report {
     entries.sort_by(|a, b| a.id.cmp(&b.id));
-    Report { version: 1, cards: entries }
+    Report { schema: SCHEMA, provenance: Some(Provenance::now()), cards: entries }
 }
 
 /// Runs cards in parallel (on the current rayon pool), calling `progress` after each.
@@ -401,7 +476,12 @@ impl std::fmt::Display for Change {
     }
 }
 
-/// The changes from `old` to `new`: verdicts (cards and controls) first, then figures.
+/// Relative movement of a figure below which [`diff`] reports no change (noise in the last digits).
+pub const FIGURE_NOISE: f64 = 1e-6;
+
+/// The changes from `old` to `new`: verdicts (cards and controls) first, then figures that moved
+/// by more than their tolerance (and more than [`FIGURE_NOISE`] relative). Metadata (provenance,
+/// parameters) is not compared.
 pub fn diff(old: &Report, new: &Report) -> Vec<Change> {
     let mut verdicts = Vec::new();
     let mut figures = Vec::new();
@@ -450,8 +530,11 @@ pub fn diff(old: &Report, new: &Report) -> Vec<Change> {
         }
         for nr in &n.rows {
             if let Some(or) = o.rows.iter().find(|r| r.case == nr.case && r.quantity == nr.quantity) {
+                // a relative floor of 1e-6 ignores last-digit noise (and the 6-digit rounding of
+                // schema-1 reports) in rows whose tolerance is 0 (observations)
                 let moved = (nr.measured - or.measured).abs();
-                if moved > nr.tolerance || (nr.measured.is_nan() != or.measured.is_nan()) {
+                let floor = FIGURE_NOISE * nr.measured.abs().max(or.measured.abs());
+                if moved > nr.tolerance.max(floor) || (nr.measured.is_nan() != or.measured.is_nan()) {
                     figures.push(Change::Figure {
                         id: n.id.clone(),
                         case: nr.case.clone(),

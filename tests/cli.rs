@@ -173,8 +173,10 @@ fn check_runs_controls_by_default_and_reports_json() {
 #[test]
 fn a_loosened_tolerance_surfaces_as_an_unexpected_control() {
     // the escape card with a tolerance that no longer separates the wrong claim from the right one
-    let dir = card_folder_of("escape-time", "loose", |text| text.replace("escape = 1e-6", "escape = 1e300"));
-    let out = mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time"]);
+    let dir = card_folder_of("escape-time", "loose", |text| {
+        text.replace("escape = 1e-6", "escape = 1e300").replace("id = \"escape-time\"", "id = \"escape-time-loose\"")
+    });
+    let out = mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time-loose"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("UNEXPECTED"), "{text}");
@@ -193,7 +195,7 @@ fn keys_of_other_claims_and_unknown_values_are_bad_input() {
     });
     assert_bad_input(&mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time"]), "tolerance.slack");
     let dir = card_folder_of("escape-time", "int-tolerance", |text| text.replace("escape = 1e-6", "escape = 1"));
-    let out = mirrorflow(&["--cards", dir.to_str().unwrap(), "check", "escape-time", "--no-controls"]);
+    let out = mirrorflow(&["check", dir.join("card.toml").to_str().unwrap(), "--no-controls"]);
     assert_eq!(out.status.code(), Some(0), "integer tolerances are accepted");
     let empty = temp_dir("empty-cards");
     std::fs::create_dir_all(&empty).unwrap();
@@ -287,4 +289,293 @@ fn sign_flows_do_not_stall_at_small_alpha_and_q_between_1_and_2_reaches_any_hori
     assert_eq!(q["t"].as_f64().unwrap(), 10.0);
     assert!(q["stationary_at"].as_f64().unwrap() < 10.0);
     assert!(q["loss"].as_f64().unwrap() < 1e-20);
+}
+
+#[test]
+fn json_numbers_of_a_data_file_round_trip_bit_for_bit() {
+    // 17-digit numbers of all magnitudes: without serde_json's `float_roundtrip` some parse 1 ulp off
+    let mut rng = mirrorflow::rng::SplitMix64::new(7);
+    let (n, d) = (12, 14);
+    let value = |rng: &mut mirrorflow::rng::SplitMix64| rng.normal() * 10f64.powi((rng.uniform() * 40.0) as i32 - 20);
+    let a = DMatrix::from_fn(n, d, |_, _| value(&mut rng));
+    let y = DVector::from_fn(n, |_, _| value(&mut rng));
+    // `{:e}` of an f64 prints the shortest digits that parse back to the same bits
+    let rows: Vec<String> = (0..n)
+        .map(|i| format!("[{}]", (0..d).map(|j| format!("{:e}", a[(i, j)])).collect::<Vec<_>>().join(", ")))
+        .collect();
+    let ys: Vec<String> = y.iter().map(|v| format!("{v:e}")).collect();
+    let text = format!("{{\"a\": [{}], \"y\": [{}]}}", rows.join(", "), ys.join(", "));
+    let p = mirrorflow::problem::Problem::from_json("data.json", &text).unwrap();
+    let off = p.a.iter().zip(a.iter()).chain(p.y.iter().zip(y.iter())).filter(|(p, q)| p.to_bits() != q.to_bits());
+    assert_eq!(off.count(), 0, "JSON numbers parsed off by an ulp");
+}
+
+#[test]
+fn completions_help_examples_licenses_and_citation() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = mirrorflow(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("mirrorflow") && text.contains("check"), "{shell}: {text}");
+    }
+    assert_eq!(mirrorflow(&["completions", "tcsh"]).status.code(), Some(2));
+    for cmd in ["check", "report", "flow", "train", "bias", "margin"] {
+        let out = mirrorflow(&[cmd, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Examples:") && text.contains(&format!("mirrorflow {cmd}")), "{cmd}: {text}");
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mit = std::fs::read_to_string(repo.join("LICENSE-MIT")).unwrap();
+    assert!(mit.contains("the mirrorflow developers") && mit.contains("Permission is hereby granted"));
+    let apache = std::fs::read_to_string(repo.join("LICENSE-APACHE")).unwrap();
+    assert!(apache.contains("Apache License") && apache.contains("Version 2.0"));
+    let cff = std::fs::read_to_string(repo.join("CITATION.cff")).unwrap();
+    assert!(cff.contains("cff-version:") && cff.contains("references:"));
+    assert!(cff.contains("Never Saddle for Reparameterized Steepest Descent as Mirror Flow") && cff.contains("2026"));
+}
+
+/// Runs the binary with `dir` as its working directory.
+fn mirrorflow_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mirrorflow")).current_dir(dir).args(args).output().unwrap()
+}
+
+#[test]
+fn built_in_cards_work_from_any_directory_and_user_cards_are_added() {
+    // the cards are compiled into the binary: no path of the build tree is baked in
+    let help = String::from_utf8_lossy(&mirrorflow(&["--help"]).stdout).to_string();
+    assert!(!help.contains(env!("CARGO_MANIFEST_DIR")), "{help}");
+    let elsewhere = temp_dir("elsewhere");
+    let out = mirrorflow_in(&elsewhere, &["list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = String::from_utf8_lossy(&out.stdout).lines().count();
+    let in_repo = mirrorflow::checks::load_cards(&Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems")).unwrap();
+    assert_eq!(listed, in_repo.len(), "every repository card is built in");
+    assert_eq!(mirrorflow_in(&elsewhere, &["check", "sign-flip"]).status.code(), Some(0));
+    // a card file by a relative path
+    let mine = temp_dir("user-cards");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems/sign-flip.toml")).unwrap();
+    std::fs::write(mine.join("my-sign-flip.toml"), text.replace("id = \"sign-flip\"", "id = \"my-sign-flip\""))
+        .unwrap();
+    let out = mirrorflow_in(&elsewhere, &["check", "../mirrorflow-test-relative/x.toml"]);
+    assert_eq!(out.status.code(), Some(2), "a missing card file is bad input");
+    let out = mirrorflow_in(&mine, &["check", "my-sign-flip.toml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["theorem"], "my-sign-flip");
+    // --cards DIR adds its cards to the built-in ones
+    let out = mirrorflow_in(&elsewhere, &["--cards", mine.to_str().unwrap(), "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), in_repo.len() + 1, "{text}");
+    assert!(text.contains("my-sign-flip") && text.lines().any(|l| l.starts_with("sign-flip ")), "{text}");
+    let out = mirrorflow_in(&elsewhere, &["--cards", mine.to_str().unwrap(), "check", "my-sign-flip", "sign-flip"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    // an id clash with a built-in card is bad input naming both files
+    let clash = temp_dir("clash-cards");
+    std::fs::write(clash.join("copy.toml"), text_of_sign_flip()).unwrap();
+    let out = mirrorflow_in(&elsewhere, &["--cards", clash.to_str().unwrap(), "list"]);
+    assert_bad_input(&out, "copy.toml");
+    assert_bad_input(&out, "theorems/sign-flip.toml");
+}
+
+fn text_of_sign_flip() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("theorems/sign-flip.toml")).unwrap()
+}
+
+/// `values` (row-major, `shape`) as the bytes of a float64 `.npy` file.
+fn npy_bytes(shape: &[u64], values: &[f64]) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut bytes = Vec::new();
+    let mut w = npyz::WriteOptions::new().default_dtype().shape(shape).writer(&mut bytes).begin_nd().unwrap();
+    w.extend(values.iter().copied()).unwrap();
+    w.finish().unwrap();
+    bytes
+}
+
+/// One seeded problem written as JSON, CSV (+ targets CSV, with header rows), .npy (+ targets .npy)
+/// and .npz; the numbers printed with the shortest digits that round-trip.
+fn data_in_every_format(name: &str) -> (PathBuf, Vec<(String, Vec<String>)>) {
+    let dir = temp_dir(name);
+    let p = mirrorflow::problem::Problem::random_regression(5, 6, 9, 3);
+    let (n, d) = (p.a.nrows(), p.a.ncols());
+    let row = |i: usize| (0..d).map(|j| format!("{:e}", p.a[(i, j)])).collect::<Vec<_>>();
+    let rows: Vec<String> = (0..n).map(|i| format!("[{}]", row(i).join(", "))).collect();
+    let ys: Vec<String> = p.y.iter().map(|v| format!("{v:e}")).collect();
+    std::fs::write(dir.join("d.json"), format!("{{\"a\": [{}], \"y\": [{}]}}", rows.join(", "), ys.join(", ")))
+        .unwrap();
+    let header: Vec<String> = (0..d).map(|j| format!("x{j}")).collect();
+    let csv: Vec<String> = std::iter::once(header.join(",")).chain((0..n).map(|i| row(i).join(","))).collect();
+    std::fs::write(dir.join("a.csv"), csv.join("\n") + "\n").unwrap();
+    std::fs::write(dir.join("y.csv"), format!("target\n{}\n", ys.join("\n"))).unwrap();
+    let a_rows: Vec<f64> = (0..n).flat_map(|i| (0..d).map(move |j| (i, j))).map(|(i, j)| p.a[(i, j)]).collect();
+    let a_npy = npy_bytes(&[n as u64, d as u64], &a_rows);
+    let y_npy = npy_bytes(&[n as u64], p.y.as_slice());
+    std::fs::write(dir.join("a.npy"), &a_npy).unwrap();
+    std::fs::write(dir.join("y.npy"), &y_npy).unwrap();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join("d.npz")).unwrap());
+    for (name, bytes) in [("a.npy", &a_npy), ("y.npy", &y_npy)] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut zip, bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    let s = |f: &str| dir.join(f).display().to_string();
+    let forms = vec![
+        ("json".to_string(), vec!["--data".into(), s("d.json")]),
+        ("csv".to_string(), vec!["--data".into(), s("a.csv"), "--targets".into(), s("y.csv")]),
+        ("npy".to_string(), vec!["--data".into(), s("a.npy"), "--targets".into(), s("y.npy")]),
+        ("npz".to_string(), vec!["--data".into(), s("d.npz")]),
+    ];
+    (dir, forms)
+}
+
+fn run_json(args: &[String]) -> serde_json::Value {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = mirrorflow(&args);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn json_csv_npy_and_npz_copies_give_the_same_answer_bit_for_bit() {
+    let (dir, forms) = data_in_every_format("formats");
+    let flow = ["flow", "--depth", "2", "--q", "2", "--alpha", "0.1", "--t-end", "50", "--format", "json"];
+    let bias = ["bias", "--depth", "2", "--alpha", "0.1", "--format", "json"];
+    for command in [&flow[..], &bias[..]] {
+        let answers: Vec<(String, serde_json::Value)> = forms
+            .iter()
+            .map(|(form, data)| {
+                let args: Vec<String> = command.iter().map(|s| s.to_string()).chain(data.iter().cloned()).collect();
+                let v = run_json(&args);
+                (form.clone(), serde_json::json!({ "x": v["x"], "loss": v["loss"], "residual": v["residual"] }))
+            })
+            .collect();
+        for (form, answer) in &answers[1..] {
+            // serde_json prints the shortest round-trip digits: equal text is equal bits
+            assert_eq!(answer.to_string(), answers[0].1.to_string(), "{}: {form} vs json", command[0]);
+        }
+    }
+    // bad input names the file and the field
+    let s = |f: &str| dir.join(f).display().to_string();
+    let base = ["flow", "--depth", "2", "--q", "2", "--alpha", "0.1"];
+    let with = |extra: &[String]| -> std::process::Output {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra.iter().map(String::as_str));
+        mirrorflow(&args)
+    };
+    assert_bad_input(&with(&["--data".into(), s("a.csv")]), "--targets");
+    assert_bad_input(&with(&["--data".into(), s("d.npz"), "--targets".into(), s("y.csv")]), "--targets");
+    std::fs::write(dir.join("bad.csv"), "1,2\n3,oops\n").unwrap();
+    assert_bad_input(&with(&["--data".into(), s("bad.csv"), "--targets".into(), s("y.csv")]), "bad.csv:2");
+    std::fs::write(dir.join("ragged.csv"), "1,2\n3\n").unwrap();
+    assert_bad_input(&with(&["--data".into(), s("ragged.csv"), "--targets".into(), s("y.csv")]), "ragged.csv");
+    assert_bad_input(&with(&["--data".into(), s("a.csv"), "--targets".into(), s("a.csv")]), "targets");
+    assert_bad_input(&with(&["--data".into(), s("y.npy"), "--targets".into(), s("y.npy")]), "2-D");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join("no-y.npz")).unwrap());
+    zip.start_file("a.npy", zip::write::SimpleFileOptions::default()).unwrap();
+    std::io::Write::write_all(&mut zip, &std::fs::read(dir.join("a.npy")).unwrap()).unwrap();
+    zip.finish().unwrap();
+    assert_bad_input(&with(&["--data".into(), s("no-y.npz")]), "no-y.npz: y");
+    assert_bad_input(&with(&["--data".into(), s("y.txt")]), "unknown data format");
+}
+
+#[test]
+fn loss_scale_mean_is_the_sum_over_n() {
+    // GF on f/n is GF on f at time t/n: the mean-scaled flow at n·t equals the summed flow at t
+    let (_, forms) = data_in_every_format("loss-scale");
+    let data = &forms[0].1;
+    let n = 6.0;
+    let flow = |scale: &str, t: f64| {
+        let args: Vec<String> = ["flow", "--depth", "2", "--q", "2", "--alpha", "0.1", "--format", "json"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(data.iter().cloned())
+            .chain(["--loss-scale".into(), scale.into(), "--t-end".into(), t.to_string()])
+            .collect();
+        run_json(&args)
+    };
+    let (sum, mean) = (flow("sum", 2.0), flow("mean", 2.0 * n));
+    let x = |v: &serde_json::Value| -> Vec<f64> {
+        v["x"].as_array().unwrap().iter().map(|e| e.as_f64().unwrap()).collect()
+    };
+    // both integrated at rtol 1e-12: agreement to 1e-8 is the integrators' error, not the scale
+    let gap = x(&sum).iter().zip(x(&mean)).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(gap < 1e-8, "x(mean, n·t) vs x(sum, t): {gap:e}");
+    let ratio = mean["loss"].as_f64().unwrap() / sum["loss"].as_f64().unwrap();
+    assert!((ratio * n - 1.0).abs() < 1e-6, "loss ratio {ratio} vs 1/n");
+    let help = String::from_utf8_lossy(&mirrorflow(&["flow", "--help"]).stdout).to_string();
+    assert!(help.contains("--loss-scale") && help.contains("1/(2n)"), "{help}");
+}
+
+#[test]
+fn trajectories_follow_the_closed_form_scalar_solutions() {
+    // f(x) = ½(a x − y)², depth 1 (x = w), x0 = α: GF gives x(t) = x* + (x0 − x*)e^{−a²t}, x* = y/a;
+    // GD gives x_k = x* + (x0 − x*)(1 − ηa²)^k
+    let (a, y, alpha) = (2.0f64, 1.4f64, 0.1f64);
+    let star = y / a;
+    let data = write_data("trajectory", &format!("{{\"a\": [[{a}]], \"y\": [{y}]}}"));
+    let d = data.to_str().unwrap();
+    let base = ["--data", d, "--depth", "1", "--alpha", "0.1"];
+    let flow = |extra: &[&str]| {
+        let mut args = vec!["flow", "--q", "2"];
+        args.extend(base);
+        args.extend(extra);
+        mirrorflow(&args)
+    };
+    let out = flow(&["--times", "0.01,0.1,0.5,1,3", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let traj = v["trajectory"].as_array().unwrap();
+    let ts: Vec<f64> = traj.iter().map(|s| s["t"].as_f64().unwrap()).collect();
+    assert_eq!(ts, vec![0.0, 0.01, 0.1, 0.5, 1.0, 3.0], "the initial state, then exactly the times asked");
+    for s in traj {
+        let t = s["t"].as_f64().unwrap();
+        let x = s["x"][0].as_f64().unwrap();
+        let exact = star + (alpha - star) * (-a * a * t).exp();
+        // Dop853 at rtol 1e-12, atol 1e-14 over a few e-foldings: ≤ 1e-11
+        assert!((x - exact).abs() <= 1e-10, "t = {t}: {x} vs {exact}");
+        let loss = 0.5 * (a * x - y).powi(2);
+        assert!((s["loss"].as_f64().unwrap() - loss).abs() <= 1e-15 + 1e-12 * loss, "t = {t}");
+    }
+    // --samples N: N log-spaced times up to --t-end; CSV holds the same numbers as JSON
+    let json: serde_json::Value =
+        serde_json::from_slice(&flow(&["--t-end", "2", "--samples", "7", "--format", "json"]).stdout).unwrap();
+    let csv = String::from_utf8(flow(&["--t-end", "2", "--samples", "7", "--format", "csv"]).stdout).unwrap();
+    let traj = json["trajectory"].as_array().unwrap();
+    assert_eq!(traj.len(), 8);
+    let ts: Vec<f64> = traj.iter().map(|s| s["t"].as_f64().unwrap()).collect();
+    for k in 1..7 {
+        let ratio = ts[k + 1] / ts[k];
+        assert!((ratio - 10.0).abs() < 1e-9, "log-spaced: {ts:?}");
+    }
+    assert_eq!(ts[7], 2.0);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("t,loss,x0"));
+    for (line, s) in lines.zip(traj) {
+        let f: Vec<f64> = line.split(',').map(|v| v.parse().unwrap()).collect();
+        assert_eq!(f, vec![s["t"].as_f64().unwrap(), s["loss"].as_f64().unwrap(), s["x"][0].as_f64().unwrap()]);
+    }
+    // train: GD steps, sampled at the steps nearest to the flow times η·k
+    let (lr, steps) = (0.01, 200);
+    let mut args = vec!["train", "--optimizer", "gd", "--lr", "0.01", "--steps", "200", "--times", "0.05,0.5,2"];
+    args.extend(base);
+    args.extend(["--format", "json"]);
+    let out = mirrorflow(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let traj = v["trajectory"].as_array().unwrap();
+    let ks: Vec<u64> = traj.iter().map(|s| s["step"].as_u64().unwrap()).collect();
+    assert_eq!(ks, vec![0, 5, 50, steps]);
+    for s in traj {
+        let k = s["step"].as_u64().unwrap() as i32;
+        let exact = star + (alpha - star) * (1.0 - lr * a * a).powi(k);
+        assert!((s["x"][0].as_f64().unwrap() - exact).abs() <= 1e-14, "step {k}");
+        assert_eq!(s["t"].as_f64().unwrap(), lr * k as f64);
+    }
+    assert_eq!(v["x"][0], traj.last().unwrap()["x"][0], "the last sample is the final state");
+    // bad sampling requests are bad input
+    assert_bad_input(&flow(&["--times", "1,0.5"]), "--times");
+    assert_bad_input(&flow(&["--times", "-1"]), "--times");
+    assert_bad_input(&flow(&["--samples", "0"]), "--samples");
+    let mut args = vec!["train", "--optimizer", "gd", "--lr", "0.01", "--steps", "10", "--times", "1"];
+    args.extend(base);
+    assert_bad_input(&mirrorflow(&args), "--times");
 }

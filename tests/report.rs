@@ -72,7 +72,11 @@ fn diff_is_silent_when_unchanged_and_names_an_altered_card() {
         std::fs::write(cards.join(format!("{id}.toml")), card).unwrap();
     }
     let altered = fresh_dir("altered");
-    let mut args = vec!["--cards", cards.to_str().unwrap(), "report", "--out", altered.to_str().unwrap()];
+    // the altered copies keep their ids: they run as card files (`--cards DIR` would add them to the
+    // built-in cards, and a taken id is an error)
+    let files: Vec<String> = ids.iter().map(|id| cards.join(format!("{id}.toml")).display().to_string()).collect();
+    let mut args = vec!["report", "--out", altered.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
     args.extend(["--quiet", "--no-plots", "--diff", old.to_str().unwrap()]);
     let o = mirrorflow(&args);
     let text = String::from_utf8_lossy(&o.stdout);
@@ -132,4 +136,133 @@ fn diff_exits_1_when_cards_or_controls_of_the_old_report_are_missing() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
     assert!(String::from_utf8_lossy(&o.stdout).contains("removed"));
+}
+
+#[test]
+fn diff_command_compares_saved_reports_without_running() {
+    use mirrorflow::report::Report;
+    let snapshot = repo().join("snapshots/report.json");
+    let text = std::fs::read_to_string(&snapshot).unwrap();
+    let old = Report::from_json("report.json", &text).unwrap();
+    let dir = fresh_dir("diff-command");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, r: &Report| {
+        let path = dir.join(name);
+        std::fs::write(&path, r.to_json()).unwrap();
+        path.display().to_string()
+    };
+    let s = snapshot.to_str().unwrap();
+    let run = |a: &str, b: &str| mirrorflow(&["diff", a, b]);
+    // unchanged: exit 0, "no change"
+    let o = run(s, s);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no change"));
+    // a card's verdict regressed: exit 1, the card named first
+    let mut worse = old.clone();
+    let card = worse.cards.iter_mut().find(|c| c.verdict == "PASS" && c.matches).unwrap();
+    let id = card.id.clone();
+    card.verdict = "FAIL".into();
+    card.matches = false;
+    let o = run(s, &write("worse.json", &worse));
+    assert_eq!(o.status.code(), Some(1));
+    let first = String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().to_string();
+    assert!(first.starts_with(&format!("VERDICT {id}: PASS -> FAIL")), "{first}");
+    // a removed control and an unknown verdict are regressions
+    let mut fewer = old.clone();
+    fewer.cards.iter_mut().find(|c| !c.controls.is_empty()).unwrap().controls.pop();
+    assert_eq!(run(s, &write("fewer.json", &fewer)).status.code(), Some(1));
+    let mut odd = old.clone();
+    odd.cards[0].verdict = "MAYBE".into();
+    assert_eq!(run(s, &write("odd.json", &odd)).status.code(), Some(1));
+    // an added card is no regression
+    let mut more = old.clone();
+    let mut extra = more.cards[0].clone();
+    extra.id = "zz-extra".into();
+    more.cards.push(extra);
+    let o = run(s, &write("more.json", &more));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    // unreadable input: exit 2 naming the file
+    common::assert_bad_input(&run(s, "/nonexistent/report.json"), "/nonexistent/report.json");
+    std::fs::write(dir.join("garbage.json"), "{ not json").unwrap();
+    common::assert_bad_input(&run(s, dir.join("garbage.json").to_str().unwrap()), "garbage.json");
+}
+
+#[test]
+fn reports_and_check_json_carry_provenance_parameters_and_full_precision() {
+    let out = fresh_dir("provenance");
+    let o = mirrorflow(&[
+        "check",
+        "balance-discrete",
+        "--set",
+        "seed=7",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let outcomes: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["schema"], 2);
+    for p in [&report["provenance"], &outcomes[0]["provenance"]] {
+        assert_eq!(p["tool"], "mirrorflow");
+        assert_eq!(p["version"], env!("CARGO_PKG_VERSION"));
+        let date = p["date"].as_str().unwrap();
+        assert!(date.len() == 20 && date.ends_with('Z') && &date[10..11] == "T", "{date}");
+        assert!(p["commit"].is_null() || p["commit"].as_str().unwrap().len() == 40, "{p}");
+    }
+    // a list of outcomes, each with theorem, schema and the parameters it ran with
+    let list = outcomes.as_array().unwrap();
+    assert!(list.len() >= 2);
+    for o in list {
+        assert!(o["theorem"].as_str().unwrap().starts_with("balance-discrete"));
+        assert_eq!(o["schema"], 2);
+        assert_eq!(o["seeds"]["seed"], 7);
+        assert_eq!(o["overrides"][0], "seed=7");
+    }
+    let card = &report["cards"][0];
+    assert_eq!(card["seeds"]["seed"], 7);
+    assert_eq!(card["overrides"][0], "seed=7");
+    assert!(card["parameters"].as_object().unwrap().len() >= 2, "{card}");
+    // full precision: report rows equal the check outcome's evidence bit for bit
+    let rows = card["rows"].as_array().unwrap();
+    let evidence = outcomes[0]["evidence"].as_array().unwrap();
+    assert_eq!(rows.len(), evidence.len());
+    for (r, e) in rows.iter().zip(evidence) {
+        for key in ["predicted", "measured", "error"] {
+            assert_eq!(r[key].as_f64().map(f64::to_bits), e[key].as_f64().map(f64::to_bits), "{key}: {r} vs {e}");
+        }
+    }
+}
+
+#[test]
+fn diff_ignores_provenance_parameters_and_last_digit_noise() {
+    use mirrorflow::report::{diff, Provenance, Report};
+    let text = std::fs::read_to_string(repo().join("snapshots/report.json")).unwrap();
+    let old = Report::from_json("report.json", &text).unwrap();
+    let mut new = old.clone();
+    new.schema = mirrorflow::report::SCHEMA;
+    new.provenance = Some(Provenance::now());
+    for c in &mut new.cards {
+        c.parameters.insert("alpha".into(), serde_json::json!(0.5));
+        c.overrides.push("alpha=0.5".into());
+        for r in &mut c.rows {
+            r.measured *= 1.0 + 3e-7; // below the 6-digit rounding of schema-1 reports
+        }
+    }
+    assert_eq!(diff(&old, &new), vec![], "metadata and last-digit noise are not changes");
+    // round trip through JSON keeps every figure
+    let again = Report::from_json("again", &new.to_json()).unwrap();
+    assert_eq!(again.to_json(), new.to_json());
+}
+
+#[test]
+fn utc_dates_are_iso_8601() {
+    use mirrorflow::report::utc_iso8601;
+    use std::time::{Duration, UNIX_EPOCH};
+    assert_eq!(utc_iso8601(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    assert_eq!(utc_iso8601(UNIX_EPOCH + Duration::from_secs(1_700_000_000)), "2023-11-14T22:13:20Z");
+    assert_eq!(utc_iso8601(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
+    assert_eq!(utc_iso8601(UNIX_EPOCH + Duration::from_secs(4_107_542_399)), "2100-02-28T23:59:59Z");
 }
