@@ -633,6 +633,28 @@ mod tests {
     }
 
     #[test]
+    fn escape_integral_resolves_a_fast_integrand() {
+        // f'(x) = −γ/(1 + x)², q = 2, L = 2: the integrand in u = ln a is (1 + e^{2u})²/γ, so
+        // T = [u + e^{2u} + e^{4u}/4]_{ln α}^{ln √x_1} / γ; from α = 1e-3 to x_1 = 1e6 the integrand
+        // grows like e^{4u} over 14 units of u (panels of width 1/4 keep Gauss–Legendre exact to rounding)
+        let (gamma, alpha, level) = (2.0, 1e-3_f64, 1e6_f64);
+        let antiderivative = |u: f64| u + (2.0 * u).exp() + (4.0 * u).exp() / 4.0;
+        let exact = (antiderivative(level.ln() / 2.0) - antiderivative(alpha.ln())) / gamma;
+        let quad = escape_integral(2, 2.0, alpha, level, |x| -gamma / (1.0 + x).powi(2));
+        assert!((quad - exact).abs() < 1e-12 * exact, "{quad} vs {exact}");
+    }
+
+    #[test]
+    fn discrete_steps_follow_the_geometric_growth_of_gd() {
+        // GD at L = 2 on f = −γx: a_{k+1} = (1 + ηγ) a_k, so K = ⌈ln(√x_1/α)/ln(1 + ηγ)⌉
+        for (gamma, eta, alpha) in [(1.0, 0.01, 0.1), (2.5, 0.003, 1e-3)] {
+            let p = LinearEscape { depth: 2, q: 2.0, gamma, level: 0.5 };
+            let k = ((0.5f64.sqrt() / alpha).ln() / (eta * gamma).ln_1p()).ceil() as usize;
+            assert_eq!(discrete_steps(&p, alpha, eta, 100_000), Some(k), "γ={gamma} η={eta} α={alpha}");
+        }
+    }
+
+    #[test]
     fn exact_gd_step_is_the_root_of_the_discrete_map() {
         let p = problem(2, 2.0);
         for alpha in [1e-2, 1e-5] {

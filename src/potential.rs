@@ -416,6 +416,37 @@ mod tests {
     }
 
     #[test]
+    fn quadrature_potentials_are_consistent_without_closed_forms() {
+        // potentials with no closed-form R' (the generic trait methods and LayerConstants with a
+        // finite R'(0); a shift leaving R'' ~ x^{-1/2}, so the neglected panel [0, x·2^-60] is 2^-30 relative): R = ∫(x − s)R'' must have R' = grad (central differences, h = 1e-5·x,
+        // error ~1e-10 relative), and the numerical inverse must round-trip
+        let potentials: Vec<Box<dyn Potential>> = vec![
+            Box::new(LayerConstants::new(1.5, &[0.3, 0.0])),
+            Box::new(LayerConstants::new(1.0, &[0.5, 0.2, 0.0])),
+            Box::new(ExponentShift { inner: Box::new(Balanced::new(2, 2.0)), delta: -0.5 }),
+            Box::new(ExponentShift { inner: Box::new(LambdaBalanced { q: 1.5, lambda: 0.4 }), delta: -0.1 }),
+        ];
+        for p in &potentials {
+            for x in sample_points() {
+                let fdv = central_difference(|t| p.value(t), x);
+                assert!(
+                    (fdv - p.grad(x)).abs() <= 1e-7 * (1.0 + p.grad(x).abs()),
+                    "{} R at {x}: {fdv} vs {}",
+                    p.describe(),
+                    p.grad(x)
+                );
+                let back = p.grad_inverse(p.grad(x));
+                assert!((back - x).abs() <= 1e-10 * x.max(1.0), "{} inverse at {x}: {back}", p.describe());
+            }
+        }
+        // a zero shift is the correct potential itself (the control's wrong map is a deformation)
+        let none = ExponentShift { inner: Box::new(Balanced::new(3, 1.5)), delta: 0.0 };
+        for x in sample_points() {
+            assert_eq!(none.hess(x), Balanced::new(3, 1.5).hess(x));
+        }
+    }
+
+    #[test]
     fn dispatch_picks_the_closed_form() {
         assert!(for_model(3, 1.0, &[0.0; 3]).describe().starts_with("balanced"));
         assert!(for_model(2, 2.0, &[0.2, 0.0]).describe().starts_with("lambda"));
