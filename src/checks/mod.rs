@@ -156,6 +156,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<weight_decay::adamw_box::AdamwBox>(),
         claim_type::<balance::conservation::Conservation>(),
         claim_type::<balance::decoupled_decay::DecoupledDecay>(),
+        claim_type::<balance::scheduled_decay::ScheduledDecay>(),
         claim_type::<balance::coupled_sign::CoupledSign>(),
         claim_type::<balance::discrete::Discrete>(),
         claim_type::<margin::kkt_direction::KktDirection>(),
