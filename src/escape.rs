@@ -268,11 +268,19 @@ impl CoerciveEscape {
     }
 
     /// `T(x_1) = ∫_0^{x_1} R''(x) dx / γ^{q−1}` by quadrature of the potential's metric (the layer
-    /// magnitudes by root finding at every node).
+    /// magnitudes by root finding at every node), split at the scale `s = min(λ^L, x_1)` where h
+    /// leaves μ: geometric panels on [0, s], panels in ln x on [s, x_1] (so levels many decades
+    /// above λ^L, i.e. small λ, are resolved).
     pub fn quadrature(&self, level: f64) -> f64 {
         use crate::potential::Potential;
+        use crate::quadrature::{integrate_from_one, integrate_from_zero};
         let p = self.potential();
-        crate::quadrature::integrate_from_zero(|x| p.hess(x), level) / self.gamma.powf(self.q - 1.0)
+        let s = self.lambda.powi(self.depth as i32).max(1e-300).min(level);
+        let mut total = integrate_from_zero(|x| p.hess(x), s);
+        if level > s {
+            total += s * integrate_from_one(|y| p.hess(s * y), level / s);
+        }
+        total / self.gamma.powf(self.q - 1.0)
     }
 
     /// The escape time of the parameter flow `ẇ_i = γ^{q−1} (∏_{j≠i} w_j)^{q−1}` from

@@ -141,6 +141,34 @@ impl SteepestFlow<'_> {
     }
 }
 
+impl SteepestFlow<'_> {
+    /// Integrates `ẇ = v(w) − α(t)w` from `(0, w0)` through the sample `times`: this flow's velocity
+    /// `v` ([`SteepestFlow::velocity`], its own decay included) plus a decoupled weight decay with a
+    /// schedule `α(t) ≥ 0` (cosine, step, …). q > 1 only: the sign flow's engine takes a constant
+    /// decay. Time rides along as the last state component, so the integrated system is
+    /// autonomous (see [`SteepestFlow::run_log_time`] on Dop853's last stage).
+    pub fn run_with_decay_schedule(
+        &self,
+        w0: &DVector<f64>,
+        times: &[f64],
+        schedule: &dyn Fn(f64) -> f64,
+        settings: &Settings,
+    ) -> Result<Trajectory, IntegrationFailure> {
+        assert!(self.q > 1.0, "run_with_decay_schedule needs q > 1 (the sign flow takes a constant decay)");
+        let n = w0.len();
+        let rhs = |_: f64, y: &DVector<f64>, dy: &mut DVector<f64>| {
+            let w = y.rows(0, n).into_owned();
+            let v = self.velocity(&w) - &w * schedule(y[n]);
+            dy.rows_mut(0, n).copy_from(&v);
+            dy[n] = 1.0;
+        };
+        let y0 = DVector::from_fn(n + 1, |i, _| if i < n { w0[i] } else { 0.0 });
+        let mut traj = integrate(&rhs, &y0, 0.0, times, None, &smooth_only(self.q, settings))?;
+        traj.y = traj.y.iter().map(|y| y.rows(0, n).into_owned()).collect();
+        Ok(traj)
+    }
+}
+
 impl Flow for SteepestFlow<'_> {
     fn run(
         &self,

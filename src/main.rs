@@ -179,6 +179,15 @@ enum LossScaleArg {
     Mean,
 }
 
+/// The initialisation of the `escape` command.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum EscapeInit {
+    /// Balanced: every layer at α, x_0 = α^L (THEORY §4).
+    Balanced,
+    /// Coercive (the paper's Cor. 4.10): w_1 = 0, the other layers at α = λ, x_0 = 0 (THEORY §9).
+    Coercive,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Decay {
     Coupled,
@@ -332,8 +341,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: RunFormat,
     },
-    /// Saddle escape time of the balanced steepest flow on f(x) = −γx (THEORY §4): closed form vs
-    /// the integrated parameter flow, at one α or over a sweep.
+    /// Saddle escape time of the steepest flow on f(x) = −γx (THEORY §4, §9): closed form vs the
+    /// integrated parameter flow, at one α or over a sweep; `--init coercive` starts at the saddle
+    /// x = 0 (w_1 = 0, the other layers at α); `--level inf` gives the blow-up time of m > 1.
     Escape {
         /// Depth L ≥ 1.
         #[arg(long, allow_hyphen_values = true)]
@@ -341,13 +351,16 @@ enum Command {
         /// Steepest-descent exponent q ∈ [1, 2].
         #[arg(long, allow_hyphen_values = true)]
         q: f64,
-        /// Initial scale α > 0 (single run).
+        /// Initial scale α > 0 (single run); with `--init coercive` the scale λ of layers 2..L.
         #[arg(long, allow_hyphen_values = true, required_unless_present = "sweep")]
         alpha: Option<f64>,
+        /// Initialisation: balanced (all layers at α) or coercive (w_1 = 0, the others at α).
+        #[arg(long, value_enum, default_value = "balanced")]
+        init: EscapeInit,
         /// Gradient magnitude γ > 0 of the linear loss f(x) = −γx.
         #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
         gradient: f64,
-        /// Escape level x_1 > α^L.
+        /// Escape level x_1 > x_0 (α^L balanced, 0 coercive); `inf`: the blow-up time (balanced).
         #[arg(long, default_value_t = 0.5, allow_hyphen_values = true)]
         level: f64,
         /// Sweep over α (see --alphas).
@@ -892,8 +905,8 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(reason.is_none())
         }
-        Command::Escape { depth, q, alpha, gradient, level, sweep, alphas, format } => {
-            escape_command(depth, q, alpha, gradient, level, sweep, &alphas, format)
+        Command::Escape { depth, q, alpha, init, gradient, level, sweep, alphas, format } => {
+            escape_command(depth, q, alpha, init, gradient, level, sweep, &alphas, format)
         }
         cmd @ Command::Bias { .. } => bias(cmd),
         cmd @ Command::Margin { .. } => margin(cmd),
@@ -985,6 +998,7 @@ fn escape_command(
     depth: i64,
     q: f64,
     alpha: Option<f64>,
+    init: EscapeInit,
     gradient: f64,
     level: f64,
     sweep: bool,
@@ -996,7 +1010,24 @@ fn escape_command(
     let depth = check_depth("--depth", depth)?;
     let q = check_q("--q", q)?;
     let gamma = check_positive("--gradient", gradient)?;
+    if level == f64::INFINITY {
+        if sweep {
+            return Err(InputError::new("--level", "inf (the blow-up time) is for a single run, not with --sweep"));
+        }
+        if init == EscapeInit::Coercive {
+            return Err(InputError::new("--level", "inf (the blow-up time) is supported for --init balanced only"));
+        }
+        let alpha = check_positive("--alpha", alpha.expect("clap requires --alpha without --sweep"))?;
+        return escape_blow_up(depth, q, alpha, gamma, format);
+    }
     let level = check_positive("--level", level)?;
+    if init == EscapeInit::Coercive {
+        if sweep {
+            return Err(InputError::new("--sweep", "a sweep over α is for --init balanced only"));
+        }
+        let lambda = check_positive("--alpha", alpha.expect("clap requires --alpha without --sweep"))?;
+        return escape_coercive(depth, q, lambda, gamma, level, format);
+    }
     let p = LinearEscape { depth, q, gamma, level };
     let settings = Settings::default();
     let check_level = |alpha: f64| {
@@ -1018,7 +1049,7 @@ fn escape_command(
         let ok = error.is_some_and(|e| e <= ESCAPE_AGREEMENT);
         if format == Format::Json {
             let out = serde_json::json!({
-                "depth": depth, "q": q, "alpha": alpha, "gradient": gamma, "level": level,
+                "status": escape_status(ok, reason.is_some()), "init": "balanced", "depth": depth, "q": q, "alpha": alpha, "gradient": gamma, "level": level,
                 "exponent": p.exponent(), "regime": p.regime().name(), "formula": p.formula(),
                 "closed_form": closed, "integrated": integrated, "quadrature": p.quadrature(alpha),
                 "relative_error": error, "stats": stats, "inconclusive": reason,
@@ -1060,7 +1091,9 @@ fn escape_command(
         r.integrated.as_ref().is_ok_and(|i| (i.time - r.closed_form).abs() <= ESCAPE_AGREEMENT * r.closed_form)
     });
     if format == Format::Json {
+        let failed = result.rows.iter().any(|r| r.integrated.is_err());
         let out = serde_json::json!({
+            "status": escape_status(ok, failed), "init": "balanced",
             "depth": depth, "q": q, "gradient": gamma, "level": level, "regime": p.regime().name(),
             "growth_exponent": mirrorflow::escape::growth_exponent(depth, q), "sweep": result,
         });
@@ -1111,6 +1144,142 @@ fn escape_command(
             }
         }
         _ => println!("fits: not computed (an integration was inconclusive)"),
+    }
+    Ok(ok)
+}
+
+/// The `status` of an escape run: `inconclusive` if an integration failed, else `ok` when the
+/// routes agree within [`ESCAPE_AGREEMENT`], `mismatch` when they do not.
+fn escape_status(agree: bool, inconclusive: bool) -> &'static str {
+    if inconclusive {
+        "inconclusive"
+    } else if agree {
+        "ok"
+    } else {
+        "mismatch"
+    }
+}
+
+/// `escape --init coercive` (THEORY §9, the paper's Cor. 4.10): `w_1 = 0`, `w_i = λ` (i ≥ 2), so
+/// x_0 = 0 and every level x_1 > 0 is valid. Closed form: `T = ∫_0^{x_1} R''(x) dx / γ^{q−1}` by
+/// quadrature of the per-layer-constants potential ([`CoerciveEscape::quadrature`]); integrated:
+/// the parameter flow from `(0, λ, …, λ)`; coercivity `μ = λ^{q(L−1)}` and the bound
+/// `T ≤ x_1/(μγ^{q−1})`.
+///
+/// [`CoerciveEscape::quadrature`]: mirrorflow::escape::CoerciveEscape::quadrature
+fn escape_coercive(depth: usize, q: f64, lambda: f64, gamma: f64, level: f64, format: Format) -> InputResult<bool> {
+    use mirrorflow::escape::CoerciveEscape;
+    if depth < 2 {
+        return Err(InputError::new("--depth", "the coercive init (w_1 = 0) needs depth L ≥ 2"));
+    }
+    let esc = CoerciveEscape { depth, q, lambda, gamma };
+    let mu = esc.mu();
+    if !(mu.is_finite() && mu > 0.0) {
+        return Err(InputError::new("--alpha", format!("μ = λ^(q(L−1)) = {mu:e} is not a positive finite number")));
+    }
+    let closed = esc.quadrature(level);
+    let bound = level / (mu * gamma.powf(q - 1.0));
+    let run = esc.integrated(level, &Settings::default());
+    let (integrated, error, stats, reason) = match &run {
+        Ok(r) if closed.is_finite() => (Some(r.time), Some((r.time - closed).abs() / closed), Some(r.stats), None),
+        Ok(_) => (None, None, None, Some(format!("the quadrature of R'' is not finite ({closed})"))),
+        Err(e) => (None, None, None, Some(e.to_string())),
+    };
+    let ok = error.is_some_and(|e| e <= ESCAPE_AGREEMENT);
+    if format == Format::Json {
+        let out = serde_json::json!({
+            "status": escape_status(ok, reason.is_some()), "init": "coercive",
+            "depth": depth, "q": q, "alpha": lambda, "gradient": gamma, "level": level,
+            "exponent": mirrorflow::geometry::mirror_exponent(depth, q),
+            "closed_form": closed, "integrated": integrated, "coercivity": mu, "bound": bound,
+            "relative_error": error, "stats": stats, "inconclusive": reason,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+    } else {
+        println!("coercive init w = (0, {lambda}, …, {lambda}): x_0 = 0, μ = λ^(q(L−1)) = {}", display_number(mu));
+        println!("closed form   T = ∫_0^x_1 R''(x) dx / γ^(q−1) (quadrature) = {}", display_number(closed));
+        match (integrated, error, stats) {
+            (Some(t), Some(e), Some(s)) => println!(
+                "integrated    T = {}   (relative error {e:.2e}; {} steps, {} rhs evaluations)",
+                display_number(t),
+                s.steps,
+                s.rhs_evals
+            ),
+            _ => println!("integrated    INCONCLUSIVE: {}", reason.clone().unwrap_or_default()),
+        }
+        println!("bound         T ≤ x_1/(μγ^(q−1)) = {}", display_number(bound));
+    }
+    if let Some(r) = reason {
+        eprintln!("INCONCLUSIVE: {r}");
+    }
+    Ok(ok)
+}
+
+/// Where `escape --level inf` stops the integration; the analytic tail covers the rest.
+const BLOW_UP_FAR: f64 = 1e150;
+
+/// `escape --level inf` (THEORY §9, validity watershed): for `m = q(L−1)/L > 1` the balanced flow
+/// on `f = −γx` blows up at `T* = x_0^{1−m}/(L(m−1)γ^{q−1})` ([`LinearEscape::blow_up_time`]);
+/// measured by the log-weight flow to x = 1e150 ([`LinearEscape::integrated_in_log_weights`])
+/// plus the analytic tail ([`LinearEscape::tail`]). For m ≤ 1 no blow-up (exit 0).
+///
+/// [`LinearEscape::blow_up_time`]: mirrorflow::escape::LinearEscape::blow_up_time
+/// [`LinearEscape::integrated_in_log_weights`]: mirrorflow::escape::LinearEscape::integrated_in_log_weights
+/// [`LinearEscape::tail`]: mirrorflow::escape::LinearEscape::tail
+fn escape_blow_up(depth: usize, q: f64, alpha: f64, gamma: f64, format: Format) -> InputResult<bool> {
+    use mirrorflow::escape::LinearEscape;
+    let ln_x0 = depth as f64 * alpha.ln();
+    if ln_x0 < f64::MIN_POSITIVE.ln() || ln_x0 >= BLOW_UP_FAR.ln() {
+        return Err(InputError::new("--alpha", format!("x_0 = α^L = e^{ln_x0:.1} must lie in [1e-308, 1e150)")));
+    }
+    let p = LinearEscape { depth, q, gamma, level: BLOW_UP_FAR };
+    let (m, regime) = (p.exponent(), p.regime().name());
+    let Some(t_star) = p.blow_up_time(alpha) else {
+        if format == Format::Json {
+            let out = serde_json::json!({
+                "status": "ok", "init": "balanced", "depth": depth, "q": q, "alpha": alpha, "gradient": gamma,
+                "level": "inf", "exponent": m, "regime": regime, "blow_up": false,
+                "closed_form": null, "integrated": null,
+            });
+            println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+        } else {
+            println!("regime: {regime} (e = m = q(L−1)/L = {})", round_sig(m, 12));
+            println!("no blow-up: m ≤ 1, R' has an unbounded range and x exists for all time (T(∞) = ∞)");
+        }
+        return Ok(true);
+    };
+    let route = format!("ODE in log-weights to x = {BLOW_UP_FAR:e} + analytic tail");
+    let run = p.integrated_in_log_weights(alpha, &Settings::default());
+    let (integrated, error, stats, reason) = match &run {
+        Ok(r) => {
+            let t = r.time + p.tail(BLOW_UP_FAR);
+            (Some(t), Some((t - t_star).abs() / t_star), Some(r.stats), None)
+        }
+        Err(e) => (None, None, None, Some(e.to_string())),
+    };
+    let ok = error.is_some_and(|e| e <= ESCAPE_AGREEMENT);
+    if format == Format::Json {
+        let out = serde_json::json!({
+            "status": escape_status(ok, reason.is_some()), "init": "balanced", "depth": depth, "q": q,
+            "alpha": alpha, "gradient": gamma, "level": "inf", "exponent": m, "regime": regime, "blow_up": true,
+            "formula": "x_0^(1−m)/(L(m−1)γ^(q−1))", "closed_form": t_star, "integrated": integrated,
+            "route": route, "relative_error": error, "stats": stats, "inconclusive": reason,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+    } else {
+        println!("regime: {regime} (e = m = q(L−1)/L = {}): finite-time blow-up", round_sig(m, 12));
+        println!("closed form   T* = x_0^(1−m)/(L(m−1)γ^(q−1)) = {}", display_number(t_star));
+        match (integrated, error, stats) {
+            (Some(t), Some(e), Some(s)) => println!(
+                "integrated    T* = {}   ({route}; relative error {e:.2e}; {} steps)",
+                display_number(t),
+                s.steps
+            ),
+            _ => println!("integrated    INCONCLUSIVE: {}", reason.clone().unwrap_or_default()),
+        }
+    }
+    if let Some(r) = reason {
+        eprintln!("INCONCLUSIVE: {r}");
     }
     Ok(ok)
 }

@@ -579,3 +579,178 @@ fn trajectories_follow_the_closed_form_scalar_solutions() {
     args.extend(base);
     assert_bad_input(&mirrorflow(&args), "--times");
 }
+
+/// `escape --init coercive --format json` as a value (exit 0 asserted).
+fn coercive_escape(depth: &str, q: &str, lambda: &str, gradient: &str, level: &str) -> serde_json::Value {
+    let out = mirrorflow(&[
+        "escape",
+        "--init",
+        "coercive",
+        "--depth",
+        depth,
+        "--q",
+        q,
+        "--alpha",
+        lambda,
+        "--gradient",
+        gradient,
+        "--level",
+        level,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// Composite Simpson's rule with `n` (even) intervals.
+fn simpson(f: impl Fn(f64) -> f64, a: f64, b: f64, n: usize) -> f64 {
+    let h = (b - a) / n as f64;
+    let inner: f64 = (1..n).map(|k| if k % 2 == 1 { 4.0 } else { 2.0 } * f(a + k as f64 * h)).sum();
+    (f(a) + inner + f(b)) * h / 3.0
+}
+
+#[test]
+fn coercive_escape_times_match_independent_oracles() {
+    // oracles by routes independent of the potential's root finding and the Gauss–Legendre rule:
+    // q = 2, L = 2: u̇ = γv, v̇ = γu from (0, λ): x = uv = (λ²/2) sinh(2γt), T = asinh(2x_1/λ²)/(2γ)
+    // q = 1, any L: every layer grows at rate 1 (|·|^0 = 1): x = t(λ + t)^{L−1}, T its root
+    // q = 1.5, L = 2: h = sqrt(λ^{2q} + 4x^q) (THEORY §3), T = ∫_0^{x_1} dx/(h γ^{q−1}) by Simpson
+    // Tolerances: the CLI's routes agree to ≤ 1e-9 (Dop853 at rtol 1e-11); the closed forms are
+    // exact, so 1e-8; Simpson with 2e5 intervals on an integrand with a |x|^{1.5} kink at 0 has
+    // error ≈ h^{2.5}·(derivative scale) ≲ 1e-9 relative, so 1e-7.
+    for (lambda, gamma, level) in [(0.5f64, 1.0f64, 0.5f64), (2.0, 3.0, 10.0), (0.1, 0.3, 0.01)] {
+        let v = coercive_escape("2", "2", &lambda.to_string(), &gamma.to_string(), &level.to_string());
+        let exact = (2.0 * level / (lambda * lambda)).asinh() / (2.0 * gamma);
+        for key in ["closed_form", "integrated"] {
+            let t = v[key].as_f64().unwrap();
+            assert!((t - exact).abs() < 1e-8 * exact, "q=2 λ={lambda} γ={gamma}: {key} {t} vs {exact}");
+        }
+        assert_eq!(v["status"], "ok");
+        // μ = λ^{q(L−1)} = λ²
+        assert!((v["coercivity"].as_f64().unwrap() - lambda * lambda).abs() < 1e-14 * lambda * lambda);
+    }
+    for (depth, lambda, level) in [(2usize, 0.5f64, 0.5f64), (3, 0.5, 0.5), (3, 2.0, 0.5), (4, 0.3, 2.0)] {
+        let v = coercive_escape(&depth.to_string(), "1", &lambda.to_string(), "1.7", &level.to_string());
+        let x = |t: f64| t * (lambda + t).powi(depth as i32 - 1) - level;
+        let (mut lo, mut hi) = (0.0, level.max(1.0));
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if x(mid) < 0.0 {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        for key in ["closed_form", "integrated"] {
+            let t = v[key].as_f64().unwrap();
+            assert!((t - lo).abs() < 1e-8 * lo, "q=1 L={depth} λ={lambda}: {key} {t} vs {lo}");
+        }
+    }
+    // THEORY §9's table (γ = 1, x_1 = 0.5, λ = 0.5, L = 3; q = 1, 2 are exact above): q = 1 → 0.5
+    let v = coercive_escape("3", "1", "0.5", "1", "0.5");
+    assert!((v["integrated"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+    for (lambda, gamma, level) in [(0.5f64, 1.0f64, 0.5), (1.5, 2.0, 3.0)] {
+        let q = 1.5f64;
+        let v = coercive_escape("2", "1.5", &lambda.to_string(), &gamma.to_string(), &level.to_string());
+        let c = lambda.powf(2.0 * q);
+        let oracle = simpson(|x| 1.0 / (c + 4.0 * x.powf(q)).sqrt(), 0.0, level, 200_000) / gamma.powf(q - 1.0);
+        for key in ["closed_form", "integrated"] {
+            let t = v[key].as_f64().unwrap();
+            assert!((t - oracle).abs() < 1e-7 * oracle, "q=1.5 λ={lambda}: {key} {t} vs {oracle}");
+        }
+        let bound = v["bound"].as_f64().unwrap();
+        assert!(oracle <= bound, "T = {oracle} above x_1/(μγ^(q−1)) = {bound}");
+    }
+    // text output names the coercivity constant
+    let out = mirrorflow(&["escape", "--init", "coercive", "--depth", "3", "--q", "1.5", "--alpha", "0.5"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("μ = λ^(q(L−1)) = 0.125") && text.contains("integrated    T = 0.96"), "{text}");
+}
+
+#[test]
+fn escape_level_inf_measures_the_blow_up_time_or_says_there_is_none() {
+    // m = q(L−1)/L > 1: T* = x_0^{1−m}/(L(m−1)γ^{q−1}), x_0 = α^L; the measured time is the log-weight
+    // flow to x = 1e150 plus the analytic tail (rtol 1e-11: agreement ≈ 1e-11, tolerance 1e-8)
+    for (depth, q, alpha, gamma) in [(3usize, 2.0f64, 0.1f64, 2.0f64), (3, 1.75, 0.3, 1.0), (5, 1.5, 0.5, 0.7)] {
+        let out = mirrorflow(&[
+            "escape",
+            "--depth",
+            &depth.to_string(),
+            "--q",
+            &q.to_string(),
+            "--alpha",
+            &alpha.to_string(),
+            "--gradient",
+            &gamma.to_string(),
+            "--level",
+            "inf",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let l = depth as f64;
+        let m = q * (l - 1.0) / l;
+        let t_star = alpha.powf(l * (1.0 - m)) / (l * (m - 1.0) * gamma.powf(q - 1.0));
+        assert_eq!(v["blow_up"], true);
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["regime"], "power");
+        let closed = v["closed_form"].as_f64().unwrap();
+        let measured = v["integrated"].as_f64().unwrap();
+        assert!((closed - t_star).abs() < 1e-12 * t_star, "{closed} vs {t_star}");
+        assert!((measured - t_star).abs() < 1e-8 * t_star, "L={depth} q={q}: {measured} vs {t_star}");
+    }
+    // GF, L = 3, α = 0.1, γ = 2 by hand: x_0^{1−m} = (1e-3)^{−1/3} = 10, T* = 10/(3·(1/3)·2) = 5
+    let out =
+        mirrorflow(&["escape", "--depth", "3", "--q", "2", "--alpha", "0.1", "--gradient", "2", "--level", "inf"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("finite-time blow-up") && text.contains("T* = x_0^(1−m)/(L(m−1)γ^(q−1)) = 5"), "{text}");
+    // m ≤ 1: no blow-up (SignGF at L = 3, m = 2/3; GF at L = 2, m = 1), exit 0
+    for (depth, q, regime) in [("3", "1", "bounded"), ("2", "2", "logarithmic")] {
+        let out =
+            mirrorflow(&["escape", "--depth", depth, "--q", q, "--alpha", "0.1", "--level", "inf", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v["blow_up"], false);
+        assert!(v["closed_form"].is_null());
+        assert_eq!(v["regime"], regime);
+        assert_eq!(v["status"], "ok");
+    }
+    let out = mirrorflow(&["escape", "--depth", "3", "--q", "1", "--alpha", "0.1", "--level", "inf"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no blow-up"));
+    // the default init keeps its JSON, now with a status
+    let out = mirrorflow(&["escape", "--depth", "2", "--q", "1", "--alpha", "1e-2", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["init"], "balanced");
+}
+
+#[test]
+fn escape_coercive_and_blow_up_reject_bad_input() {
+    let coercive = |extra: &[&str]| {
+        let mut args = vec!["escape", "--init", "coercive", "--depth", "3", "--q", "1.5"];
+        args.extend_from_slice(extra);
+        mirrorflow(&args)
+    };
+    assert_bad_input(&coercive(&["--alpha", "0"]), "--alpha");
+    assert_bad_input(&coercive(&["--alpha=-0.5"]), "--alpha");
+    assert_bad_input(&coercive(&["--alpha", "0.5", "--level", "0"]), "--level");
+    assert_bad_input(&coercive(&["--alpha", "0.5", "--level=-1"]), "--level");
+    assert_bad_input(&coercive(&["--alpha", "0.5", "--level", "inf"]), "--level");
+    assert_bad_input(&coercive(&["--alpha", "1e300"]), "--alpha");
+    assert_bad_input(&coercive(&["--sweep"]), "--sweep");
+    assert_bad_input(
+        &mirrorflow(&["escape", "--init", "coercive", "--depth", "1", "--q", "1.5", "--alpha", "0.5"]),
+        "--depth",
+    );
+    assert_bad_input(
+        &mirrorflow(&["escape", "--depth", "3", "--q", "2", "--alpha", "0.1", "--level", "inf", "--sweep"]),
+        "--level",
+    );
+    assert_bad_input(
+        &mirrorflow(&["escape", "--depth", "3", "--q", "2", "--alpha", "1e-200", "--level", "inf"]),
+        "--alpha",
+    );
+}

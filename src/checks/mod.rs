@@ -7,6 +7,7 @@
 
 pub mod balance;
 pub mod bias;
+pub mod convergence;
 pub mod docs;
 pub mod escape;
 pub mod margin;
@@ -146,6 +147,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<escape::plateaus::Plateaus>(),
         claim_type::<escape::coercivity::Coercivity>(),
         claim_type::<escape::blow_up::BlowUp>(),
+        claim_type::<convergence::bound::Bound>(),
         claim_type::<weight_decay::equilibria::Equilibria>(),
         claim_type::<weight_decay::separation::Separation>(),
         claim_type::<weight_decay::time_mirror::TimeMirror>(),
@@ -156,6 +158,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<weight_decay::decoupled_selection::DecoupledSelection>(),
         claim_type::<balance::conservation::Conservation>(),
         claim_type::<balance::decoupled_decay::DecoupledDecay>(),
+        claim_type::<balance::scheduled_decay::ScheduledDecay>(),
         claim_type::<balance::coupled_sign::CoupledSign>(),
         claim_type::<balance::discrete::Discrete>(),
         claim_type::<margin::kkt_direction::KktDirection>(),

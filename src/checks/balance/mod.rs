@@ -3,6 +3,8 @@
 //! - [`conservation::Conservation`]: `|w_i|^q − |w_L|^q` is constant along the steepest flow
 //!   without weight decay;
 //! - [`decoupled_decay::DecoupledDecay`]: under decoupled decay it equals `λ_0 e^{−qμt}`;
+//! - [`scheduled_decay::ScheduledDecay`]: under a decay schedule α(t) it equals
+//!   `λ_0 exp(−q∫_0^t α)`;
 //! - [`coupled_sign::CoupledSign`]: under coupled SignGF it is constant while
 //!   `sign(∂F/∂w_i + μ w_i)` agrees across layers (the gradient-dominated phase);
 //! - [`discrete::Discrete`]: GD on u⊙v: `δ_{k+1} = δ_k((1 − ημ)² − η² g_k²)`, `δ = u² − v²`
@@ -12,6 +14,7 @@ pub mod conservation;
 pub mod coupled_sign;
 pub mod decoupled_decay;
 pub mod discrete;
+pub mod scheduled_decay;
 
 use crate::error::{check_positive, InputError, InputResult};
 use crate::problem::Problem;

@@ -1,0 +1,178 @@
+//! `balance/scheduled-decay` (THEORY §2, §9: the paper states the balance law with a time-varying
+//! decoupled decay): with `ẇ_i = −φ_q(∂F/∂w_i) − α(t)w_i`,
+//! `d|w_i|^q/dt = −q sign(gx)|gx|^{q−1} − qα(t)|w_i|^q`, the first term the same for every layer, so
+//! `|w_i|^q − |w_j|^q = (|w_i(0)|^q − |w_j(0)|^q)·exp(−q∫_0^t α(s) ds)` for every loss and schedule.
+//! Measured by integrating the parameter flow with the schedule
+//! ([`crate::flow::SteepestFlow::run_with_decay_schedule`], q > 1: the sign flow's engine takes a
+//! constant decay only), predicted from the closed-form integral of the schedule.
+
+use super::{check_horizon, five, one_u64, ten, BalanceTolerance, Setup};
+use crate::checks::{Claim, Numerics};
+use crate::error::{check_positive, finite, InputError, InputResult};
+use crate::flow::{SteepestFlow, WeightDecay};
+use crate::ode::sample_times;
+use crate::verdict::{Evidence, Metric};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::f64::consts::PI;
+
+/// A decay schedule on the horizon `[0, T]`, `T = t_end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Cosine annealing from α_0 to `c·α_0` (c = `final_factor`):
+    /// `α(s) = α_0(c + (1 − c)·½(1 + cos(πs/T)))`, `∫_0^t α = α_0(ct + (1 − c)(t + (T/π) sin(πt/T))/2)`.
+    Cosine,
+    /// `α(s) = α_0` for `s < T/2`, `c·α_0` after: `∫_0^t α = α_0(min(t, T/2) + c·(t − T/2)₊)`.
+    Step,
+}
+
+/// Which law the card claims for the imbalance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Law {
+    /// `exp(−q∫_0^t α(s) ds)` (THEORY §2, §9).
+    Scheduled,
+    /// `exp(−qα_0 t)`: the constant-rate law, the schedule ignored (a wrong claim).
+    ConstantRate,
+    /// `exp(−∫_0^t α(s) ds)`: the exponent without q (a wrong claim for q ≠ 1).
+    WithoutQ,
+}
+
+/// Under a decoupled decay schedule α(t) the imbalance decays as `λ_0 exp(−q∫_0^t α)`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledDecay {
+    /// Depth L ≥ 2 (an imbalance needs two layers).
+    pub depth: usize,
+    /// Steepest-descent exponent q ∈ (1, 2] (q = 1: the sign flow's engine has no schedule).
+    pub q: f64,
+    /// The initial decoupled decay α_0 > 0.
+    pub weight_decay: f64,
+    /// The schedule of the decay.
+    pub schedule: Schedule,
+    /// The schedule's final fraction c ≥ 0 of α_0 (cosine: annealed to c·α_0 at T; step: c·α_0
+    /// after T/2). Keep c > 0 for q < 2: with no decay left the flow nears an interpolating
+    /// stationary point, where |g|^{q−1} is not Lipschitz and the steps shrink.
+    #[serde(default = "tenth")]
+    pub final_factor: f64,
+    /// Initial scale α > 0.
+    pub alpha: f64,
+    /// Initial imbalance λ_0 ≠ 0: layer 1 at (α^q + λ_0)^{1/q}.
+    pub balance: f64,
+    /// Seed of the random regression.
+    #[serde(default = "one_u64")]
+    pub seed: u64,
+    /// Samples n.
+    #[serde(default = "five")]
+    pub samples: usize,
+    /// Dimension d.
+    #[serde(default = "ten")]
+    pub dim: usize,
+    /// Horizon T (also the schedule's period); the law is compared at 50 samples in (0, T].
+    pub t_end: f64,
+    /// The claimed law.
+    #[serde(default = "scheduled")]
+    pub law: Law,
+}
+
+fn tenth() -> f64 {
+    0.1
+}
+
+fn scheduled() -> Law {
+    Law::Scheduled
+}
+
+impl ScheduledDecay {
+    /// `α(s)`.
+    fn rate(&self, s: f64) -> f64 {
+        let (a0, t, c) = (self.weight_decay, self.t_end, self.final_factor);
+        match self.schedule {
+            Schedule::Cosine => a0 * (c + (1.0 - c) * 0.5 * (1.0 + (PI * s / t).cos())),
+            Schedule::Step if s < 0.5 * t => a0,
+            Schedule::Step => a0 * c,
+        }
+    }
+
+    /// `∫_0^t α(s) ds` in closed form.
+    fn integral(&self, t: f64) -> f64 {
+        let (a0, horizon, c) = (self.weight_decay, self.t_end, self.final_factor);
+        match self.schedule {
+            Schedule::Cosine => a0 * (c * t + (1.0 - c) * 0.5 * (t + horizon / PI * (PI * t / horizon).sin())),
+            Schedule::Step => a0 * (t.min(0.5 * horizon) + c * (t - 0.5 * horizon).max(0.0)),
+        }
+    }
+
+    /// The claimed factor `λ(t)/λ_0`.
+    fn claimed(&self, t: f64) -> f64 {
+        match self.law {
+            Law::Scheduled => (-self.q * self.integral(t)).exp(),
+            Law::ConstantRate => (-self.q * self.weight_decay * t).exp(),
+            Law::WithoutQ => (-self.integral(t)).exp(),
+        }
+    }
+
+    fn setup(&self) -> InputResult<Setup> {
+        Setup::new(self.depth, self.q, self.alpha, self.balance, self.seed, self.samples, self.dim)
+    }
+}
+
+impl Claim for ScheduledDecay {
+    const ID: &'static str = "balance/scheduled-decay";
+    type Tolerance = BalanceTolerance;
+
+    fn validate(&self) -> InputResult<()> {
+        check_horizon(self.t_end)?;
+        check_positive("weight_decay", self.weight_decay)?;
+        if !(self.q.is_finite() && self.q > 1.0 && self.q <= 2.0) {
+            return Err(InputError::new(
+                "q",
+                format!("q must lie in (1, 2], got {}: the sign flow's engine (q = 1) takes a constant decay", self.q),
+            ));
+        }
+        if finite("final_factor", self.final_factor)? < 0.0 {
+            return Err(InputError::new("final_factor", "a decay fraction must be ≥ 0"));
+        }
+        if self.depth < 2 {
+            return Err(InputError::new("depth", "an imbalance needs depth L ≥ 2"));
+        }
+        if finite("balance", self.balance)? == 0.0 {
+            return Err(InputError::new("balance", "a decay law needs an initial imbalance λ_0 ≠ 0"));
+        }
+        self.setup().map(|_| ())
+    }
+
+    fn evidence(&self, case: &str, tol: &BalanceTolerance, numerics: &Numerics) -> InputResult<Vec<Evidence>> {
+        let s = self.setup()?;
+        let q = self.q;
+        let flow = SteepestFlow { problem: &s.problem, model: &s.model, q, decay: WeightDecay::None };
+        let route = "ODE in (w, t) with the schedule (Dop853, rtol 1e-11) vs closed-form ∫α";
+        let quantity = "imbalance ratio λ(t)/λ_0 (worst coordinate and sample)";
+        let times = sample_times(self.t_end, 50);
+        let rate = |t: f64| self.rate(t);
+        let tr = match flow.run_with_decay_schedule(&s.w0, &times, &rate, &numerics.settings()) {
+            Ok(t) => t,
+            Err(e) => return Ok(vec![Evidence::inconclusive(case, quantity, route, e.to_string())]),
+        };
+        let b0 = s.model.balances(&s.w0, q);
+        // the (coordinate, time) whose measured ratio is farthest from the claimed one
+        let mut far = (-1.0, f64::NAN, f64::NAN);
+        for (t, w) in tr.t.iter().zip(&tr.y) {
+            let b = s.model.balances(w, q);
+            let claimed = self.claimed(*t);
+            for j in (0..b0.len()).filter(|&j| b0[j] != 0.0) {
+                let ratio = b[j] / b0[j];
+                let err = (ratio - claimed).abs() / claimed;
+                if err.is_nan() || err > far.0 {
+                    far = (err, claimed, ratio);
+                }
+            }
+        }
+        let decayed = (-q * self.integral(self.t_end)).exp();
+        Ok(vec![
+            Evidence::compare(case, quantity, far.1, far.2, tol.balance, Metric::Relative, route).with_stats(tr.stats),
+            Evidence::observe(case, "exp(−q∫_0^T α) (the theory's factor at T)", decayed, route),
+        ])
+    }
+}
