@@ -9,6 +9,7 @@ pub mod balance;
 pub mod bias;
 pub mod docs;
 pub mod escape;
+pub mod literature;
 pub mod margin;
 pub mod mirror_flow;
 pub mod regression;
@@ -163,6 +164,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<bias::rich_kernel::RichKernel>(),
         claim_type::<mirror_flow::deep_diagonal::DeepDiagonalMirror>(),
         claim_type::<sparsity::depth_concentration::DepthConcentration>(),
+        claim_type::<literature::exact_trajectories::ExactTrajectories>(),
     ]
 }
 
