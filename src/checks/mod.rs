@@ -165,6 +165,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<mirror_flow::deep_diagonal::DeepDiagonalMirror>(),
         claim_type::<sparsity::depth_concentration::DepthConcentration>(),
         claim_type::<literature::exact_trajectories::ExactTrajectories>(),
+        claim_type::<literature::gd_effective_init::GdEffectiveInit>(),
     ]
 }
 

@@ -8,6 +8,7 @@
 //!   two-sided depth-D model selects argmin Σ|x|ln|x| (D = 2) or argmax Σ|x|^{2/D} (D ≥ 3) on it.
 
 pub mod exact_trajectories;
+pub mod gd_effective_init;
 
 /// `case` and `more`, space-separated (either may be empty).
 pub(crate) fn label(case: &str, more: &str) -> String {
