@@ -146,10 +146,8 @@ pub struct Worst {
 
 impl Worst {
     fn update(&mut self, error: f64, predicted: f64, measured: f64) {
-        if error.is_nan() || error > self.error {
-            if !self.error.is_nan() {
-                *self = Worst { error, predicted, measured };
-            }
+        if (error.is_nan() || error > self.error) && !self.error.is_nan() {
+            *self = Worst { error, predicted, measured };
         }
     }
 }
@@ -288,7 +286,7 @@ impl Claim for GdEffectiveInit {
         ));
         rows.push(Evidence::observe(&case, "max_i |φ_i| (reference shift)", phi.amax(), "−2Σ(atanh(γg) − γg)"));
         let quantity = "‖x_pred − x_GD‖/‖x_pred‖ (GD limit)";
-        if !(run.loss <= self.loss_target) {
+        if run.loss.is_nan() || run.loss > self.loss_target {
             let why =
                 format!("GD did not reach loss {:e} in {} steps (loss {:.3e})", self.loss_target, run.steps, run.loss);
             rows.push(Evidence::inconclusive(&case, quantity, "GD", why));
