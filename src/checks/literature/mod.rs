@@ -7,6 +7,7 @@
 //! - [`depth_tie_break::DepthTieBreak`]: when the min-ℓ1 set is a face, the small-α limit of the
 //!   two-sided depth-D model selects argmin Σ|x|ln|x| (D = 2) or argmax Σ|x|^{2/D} (D ≥ 3) on it.
 
+pub mod depth_tie_break;
 pub mod exact_trajectories;
 pub mod gd_effective_init;
 
