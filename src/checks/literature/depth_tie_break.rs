@@ -248,3 +248,37 @@ impl Claim for DepthTieBreak {
         Ok(rows)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_construction_has_a_face_of_min_l1_solutions() {
+        let c = DepthTieBreak {
+            depth: 2,
+            alpha: 1e-3,
+            alpha_d2: 1e-12,
+            weight: 0.3,
+            b1: 1.0,
+            b2: 0.6,
+            extra: 6,
+            seed: 5,
+            selection: Selection::ByDepth,
+        };
+        let (a, y) = c.data();
+        let nu = DVector::from_vec(vec![1.0, 0.0, 0.0]);
+        let slack = a.tr_mul(&nu);
+        assert!((slack[0] - 1.0).abs() < 1e-15 && (slack[1] - 1.0).abs() < 1e-15 && (slack[2] - 1.0).abs() < 1e-15);
+        assert!(slack.rows(3, 6).amax() <= SLACK_EDGE);
+        // every face point (0 ≤ t ≤ min(b1/w, b2/(1 − w)) = 6/7) interpolates with the same ℓ1 norm
+        for t in [0.0, 0.4, 0.8] {
+            let x = c.face(t);
+            let full = DVector::from_fn(9, |j, _| if j < 3 { x[j] } else { 0.0 });
+            assert!((&a * &full - &y).norm() < 1e-13 && (full.lp_norm(1) - 1.6).abs() < 1e-14, "t = {t}");
+        }
+        // the two rules pick different points (b1 ≠ b2)
+        let (e, p) = (c.selected(true, 1.0).unwrap(), c.selected(false, 2.0 / 3.0).unwrap());
+        assert!((&e - &p).norm() > 1e-3);
+    }
+}

@@ -316,3 +316,34 @@ impl Claim for GdEffectiveInit {
         Ok(rows)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_step_by_hand_and_the_small_step_limit() {
+        // one coordinate, A = [1], y = 1, u0 = 1, v0 = 0.5: g = uv − y = −0.5, γ = 0.2;
+        // u1 = 1 + 0.1·0.5 = 1.05, v1 = 0.5 + 0.1 = 0.6, δ1 = 1.1025 − 0.36 = 0.7425 = 0.75(1 − 0.01)
+        let p =
+            Problem::new(DMatrix::from_element(1, 1, 1.0), DVector::from_element(1, 1.0), Default::default()).unwrap();
+        let r = run_gd(&p, &DVector::from_vec(vec![1.0, 0.5]), 0.2, 0.0, 1);
+        assert!((r.x[0] - 1.05 * 0.6).abs() < 1e-15 && (r.delta[0] - 0.7425).abs() < 1e-15);
+        assert!((r.atanh_sum[0] - (-0.1f64).atanh()).abs() < 1e-16 && r.delta_error.error < 1e-15);
+        // small steps: δ_∞ → δ_0 and φ → 0, so the effective limit tends to the GF limit
+        let q = Problem::random_regression(3, 4, 8, 2);
+        let alpha: f64 = 0.3;
+        let w0 = DVector::from_fn(16, |k, _| if k < 8 { 2f64.sqrt() * alpha } else { 0.0 });
+        let gf = effective_limit(&q.a, &q.y, &DVector::from_element(8, 2.0 * alpha * alpha), &DVector::zeros(8)).0;
+        let mut last = f64::INFINITY;
+        for lr in [0.02, 0.002] {
+            let r = run_gd(&q, &w0, lr, 1e-24, 1_000_000);
+            let phi = (&r.atanh_sum - &r.linear_sum) * -2.0;
+            let x = effective_limit(&q.a, &q.y, &r.delta, &phi).0;
+            let gap = (&x - &gf).norm() / gf.norm();
+            assert!(gap < last, "lr {lr}: {gap:e}");
+            last = gap;
+        }
+        assert!(last < 1e-3, "{last:e}");
+    }
+}
