@@ -203,8 +203,9 @@ pub fn run_gd(problem: &Problem, w0: &DVector<f64>, lr: f64, target: f64, max_st
     }
 }
 
-/// The predicted GD limit: the x with `x = (δ/2) sinh(φ + Aᵀν)` and `Ax = y`, solved as the
-/// generalised projection of the unit map `½ sinh` with constraint `A diag(δ)` and dual directions A.
+/// The predicted GD limit: the x with `x = (δ/2) sinh(θ0 + Aᵀν)` and `Ax = y` (θ0 = φ from x_0 = 0),
+/// solved as the generalised projection of the unit map `½ sinh` with constraint `A diag(δ)` and
+/// dual directions A.
 pub fn effective_limit(
     a: &DMatrix<f64>,
     y: &DVector<f64>,
@@ -215,6 +216,56 @@ pub fn effective_limit(
     let scaled = a * DMatrix::from_diagonal(delta);
     let p = generalized_projection(&unit, &scaled, a, y, phi, &SolveSettings::default());
     (p.x.component_mul(delta), p.converged, p.residual)
+}
+
+/// The GD-limit prediction of `mirrorflow bias --optimizer gd` for a user's problem.
+#[derive(Debug, Clone)]
+pub struct GdPrediction {
+    /// The predicted limit: the x with `asinh(2x/δ_∞) = asinh(2x_0/δ_0) + φ + Aᵀν` and `Ax = y`.
+    pub x: DVector<f64>,
+    /// Whether the dual solve converged.
+    pub converged: bool,
+    /// Its residual ‖Ax − y‖.
+    pub residual: f64,
+    /// The GD run that supplied δ_∞ and φ (its final iterate is the measured limit).
+    pub run: GdRecord,
+    /// φ = −2Σ(atanh(γg) − γg).
+    pub shift: DVector<f64>,
+}
+
+/// Runs GD on u ⊙ v from `w0 = (u0, v0)` (every `u0² − v0² > 0`) to loss ≤ `target` and predicts its
+/// limit from the effective scale δ_∞ and the shifted reference `asinh(2x_0/δ_0) + φ`. The effective
+/// quantities are products and sums over the run, so the prediction needs the run's gradients; the
+/// limit itself then follows from (A, y) by the dual solve. `Err`: a start with δ_0 ≤ 0, γ|g| ≥ 1, or
+/// GD not reaching the target.
+pub fn gd_prediction(
+    problem: &Problem,
+    w0: &DVector<f64>,
+    lr: f64,
+    target: f64,
+    max_steps: usize,
+) -> Result<GdPrediction, String> {
+    let d = problem.dim();
+    let (u0, v0) = (w0.rows(0, d), w0.rows(d, d));
+    let delta0 = u0.component_mul(&u0) - v0.component_mul(&v0);
+    if delta0.iter().any(|&v| v.is_nan() || v <= 0.0) {
+        return Err("the identity is written for u0² − v0² > 0 in every coordinate (give --balance > 0)".into());
+    }
+    let run = run_gd(problem, w0, lr, target, max_steps);
+    if run.max_step_gradient >= 1.0 {
+        return Err(format!(
+            "γ|g| reached {:.3e} ≥ 1: the identity needs γ|g| < 1 (smaller --lr)",
+            run.max_step_gradient
+        ));
+    }
+    if run.loss.is_nan() || run.loss > target {
+        return Err(format!("GD did not reach loss {target:e} in {} steps (loss {:.3e})", run.steps, run.loss));
+    }
+    let x0 = u0.component_mul(&v0);
+    let shift = (&run.atanh_sum - &run.linear_sum) * -2.0;
+    let theta0 = DVector::from_fn(d, |i, _| (2.0 * x0[i] / delta0[i]).asinh() + shift[i]);
+    let (x, converged, residual) = effective_limit(&problem.a, &problem.y, &run.delta, &theta0);
+    Ok(GdPrediction { x, converged, residual, run, shift })
 }
 
 impl GdEffectiveInit {
