@@ -40,6 +40,15 @@ enum Format {
     Json,
 }
 
+/// Whose limit `mirrorflow bias` predicts.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum BiasOptimizer {
+    /// Gradient flow: the Bregman projection of the model's potential.
+    Flow,
+    /// GD with step --lr on u ⊙ v: the effective Bregman projection.
+    Gd,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum ReportFormat {
     Md,
@@ -445,6 +454,13 @@ enum Command {
         /// Also run gradient flow to loss ≤ 1e−14 and report its limit and the distance.
         #[arg(long)]
         compare_flow: bool,
+        /// `gd`: predict the limit of GD with step --lr on u ⊙ v (depth 2, one-sided, --balance > 0) as
+        /// the effective Bregman projection (THEORY §5.6; GD is run to loss 1e−26 for δ_∞ and φ).
+        #[arg(long, value_enum, default_value = "flow")]
+        optimizer: BiasOptimizer,
+        /// Step size γ of `--optimizer gd`.
+        #[arg(long, allow_hyphen_values = true)]
+        lr: Option<f64>,
         /// Time horizon of the flow.
         #[arg(long, default_value_t = 1e6, allow_hyphen_values = true)]
         t_end: f64,
@@ -913,6 +929,51 @@ fn run(cli: Cli) -> InputResult<bool> {
     }
 }
 
+/// `mirrorflow bias --optimizer gd`: the GD-limit prediction (THEORY §5.6).
+#[allow(clippy::too_many_arguments)]
+fn bias_gd(
+    problem: &Problem,
+    w0: &nalgebra::DVector<f64>,
+    depth: usize,
+    two_sided: bool,
+    balance: f64,
+    lr: Option<f64>,
+    compare_flow: bool,
+    format: Format,
+) -> InputResult<bool> {
+    use mirrorflow::checks::literature::gd_effective_init::{gd_prediction, MAX_STEPS};
+    let lr = check_positive("--lr", lr.ok_or_else(|| InputError::new("--lr", "--optimizer gd needs --lr"))?)?;
+    if depth != 2 || two_sided {
+        return Err(InputError::new("--optimizer", "the GD prediction is for u ⊙ v: --depth 2, one-sided"));
+    }
+    if balance.is_nan() || balance <= 0.0 || compare_flow {
+        let key = if compare_flow { "--compare-flow" } else { "--balance" };
+        let why = "--optimizer gd needs --balance > 0 (δ_0 = u0² − v0² > 0) and compares with GD itself";
+        return Err(InputError::new(key, why));
+    }
+    let p = gd_prediction(problem, w0, lr, 1e-26, MAX_STEPS).map_err(|e| InputError::new("--lr", e))?;
+    let distance = (&p.x - &p.run.x).norm() / p.x.norm();
+    let out = serde_json::json!({
+        "x": p.x.as_slice(), "residual": p.residual, "converged": p.converged, "optimizer": "gd", "lr": lr,
+        "effective_delta": p.run.delta.as_slice(), "shift": p.shift.as_slice(),
+        "gd": { "x": p.run.x.as_slice(), "loss": p.run.loss, "steps": p.run.steps, "distance": distance },
+    });
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+    } else {
+        let xs: Vec<String> = p.x.iter().map(|v| display_number(*v)).collect();
+        println!("x = [{}]   (GD limit predicted by the effective Bregman projection)", xs.join(", "));
+        println!(
+            "residual = {:.3e}   GD: loss {:.3e} after {} steps, relative distance to the prediction {:.3e}",
+            p.residual, p.run.loss, p.run.steps, distance
+        );
+    }
+    if !p.converged {
+        eprintln!("INCONCLUSIVE: the dual solve did not converge (residual {:.3e})", p.residual);
+    }
+    Ok(p.converged)
+}
+
 /// `mirrorflow margin`: see the subcommand's doc.
 fn margin(cmd: Command) -> InputResult<bool> {
     use mirrorflow::margin::{margin_exponent, max_margin, norm, prediction, signed_data, sweep};
@@ -1285,7 +1346,8 @@ fn escape_blow_up(depth: usize, q: f64, alpha: f64, gamma: f64, format: Format) 
 }
 
 fn bias(cmd: Command) -> InputResult<bool> {
-    let Command::Bias { data, depth, q, alpha, balance, two_sided, compare_flow, t_end, format } = cmd else {
+    let Command::Bias { data, depth, q, alpha, balance, two_sided, compare_flow, optimizer, lr, t_end, format } = cmd
+    else {
         unreachable!("bias subcommand")
     };
     let depth = check_depth("--depth", depth)?;
@@ -1311,6 +1373,11 @@ fn bias(cmd: Command) -> InputResult<bool> {
         if two_sided { DeepDiagonal::two_sided(depth, problem.dim()) } else { DeepDiagonal::new(depth, problem.dim()) };
     let init = Initialization::lambda(alpha, depth, balance);
     let w0 = model.init(&init, q).map_err(|e| InputError::new("--balance", e.message))?;
+    if optimizer == BiasOptimizer::Gd {
+        return bias_gd(&problem, &w0, depth, two_sided, balance, lr, compare_flow, format);
+    } else if lr.is_some() {
+        return Err(InputError::new("--lr", "a step size is read with --optimizer gd only"));
+    }
     let (a, y) = (&problem.a, &problem.y);
     let proj = mirrorflow::checks::bias::predicted_limit(&model, &w0, q, &init.constants, a, a, y);
     let mut out = serde_json::json!({

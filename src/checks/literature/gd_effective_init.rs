@@ -1,0 +1,400 @@
+//! `literature/gd-effective-init` (Even, Pesme, Gunasekar, Flammarion 2023; THEORY §5.6): gradient
+//! descent with step γ on x = u ⊙ v (the paper's parameterisation, start `u0 = √2·α`, `v0 = 0`) on
+//! the regression loss `½‖Ax − y‖²`, `u ← u − γ g ⊙ v`, `v ← v − γ g ⊙ u`, g = ∇f(x).
+//!
+//! Per coordinate `u + v` and `u − v` are multiplied by `1 − γg` and `1 + γg`, so exactly
+//! `δ_{k+1} = δ_k(1 − γ²g_k²)` (δ = u² − v²) and, with `x = (δ/2) sinh z`,
+//! `asinh(2x_k/δ_k) = asinh(2x_0/δ_0) − 2 Σ_{j<k} atanh(γ g_j)` while `γ|g_j| < 1`.
+//! Splitting `atanh(γg) = γg + (atanh(γg) − γg)`, the first parts sum to an element of range(Aᵀ),
+//! so the GD limit is the Bregman projection onto {Ax = y} of the hyperbolic entropy with the
+//! effective scale `δ_∞ = δ_0 ∏(1 − γ²g_j²)` from the shifted reference whose dual coordinate is
+//! `φ = −2 Σ_j (atanh(γg_j) − γg_j)`: the x with `x = (δ_∞/2) sinh(φ + Aᵀν)`, `Ax = y`.
+//!
+//! Routes: the identities from the GD iterates (engine optimizer) against the products and sums of
+//! the recorded gradients; the limit from the dual solve of [`crate::bias::generalized_projection`]
+//! (constraint matrix `A diag(δ_∞)`, dual directions A) against the GD iterate at loss ≤ target.
+
+use super::label;
+use crate::bias::{generalized_projection, Oracle, SolveSettings};
+use crate::checks::{Claim, Numerics};
+use crate::discrete::{Method, OptState, Optimizer};
+use crate::error::{check_positive, InputError, InputResult};
+use crate::flow::WeightDecay;
+use crate::problem::{check_size, Problem};
+use crate::reparam::{DeepDiagonal, Reparameterization};
+use crate::verdict::Evidence;
+use nalgebra::{DMatrix, DVector};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// The most GD steps a point may take.
+pub const MAX_STEPS: usize = 1_000_000;
+
+/// The claimed limit of GD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Prediction {
+    /// Effective scale δ_∞ and shifted reference φ (THEORY §5.6).
+    Effective,
+    /// The gradient-flow limit: scale δ_0, no shift (a wrong claim for finite γ).
+    GradientFlow,
+    /// Effective scale δ_∞ but the unshifted reference φ = 0 (a wrong claim).
+    Unshifted,
+}
+
+fn effective() -> Prediction {
+    Prediction::Effective
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+fn four() -> usize {
+    4
+}
+
+fn eight() -> usize {
+    8
+}
+
+fn default_target() -> f64 {
+    1e-26
+}
+
+fn default_steps() -> usize {
+    200_000
+}
+
+/// GD on u ⊙ v: the exact discrete identity and the limit as an effective Bregman projection.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GdEffectiveInit {
+    /// Initial scale α > 0: u0 = √2·α, v0 = 0 (δ_0 = 2α², x0 = 0).
+    pub alpha: f64,
+    /// Step size γ > 0.
+    pub lr: f64,
+    /// Seed of the random regression (A_ij ~ N(0, 1)).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Number of samples n.
+    #[serde(default = "four")]
+    pub samples: usize,
+    /// Dimension d.
+    #[serde(default = "eight")]
+    pub dim: usize,
+    /// y = A x* with a k-sparse positive x* (0: Gaussian y).
+    #[serde(default)]
+    pub sparsity: usize,
+    /// GD stops at loss ½‖Ax − y‖² ≤ this.
+    #[serde(default = "default_target")]
+    pub loss_target: f64,
+    /// At most this many steps (≤ 1e6).
+    #[serde(default = "default_steps")]
+    pub max_steps: usize,
+    /// The claimed limit.
+    #[serde(default = "effective")]
+    pub prediction: Prediction,
+}
+
+/// The tolerances of `literature/gd-effective-init`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GdEffectiveTolerance {
+    /// Largest deviation along the run: |δ_k − δ_0∏(1 − γ²g²)|/δ_0 and
+    /// |asinh(2x_k/δ_k) − asinh(2x_0/δ_0) + 2Σatanh(γg)|.
+    pub identity: f64,
+    /// Relative distance ‖x_pred − x_GD‖/‖x_pred‖ of the limit.
+    pub limit: f64,
+}
+
+/// A GD run with the per-coordinate records of the identity.
+#[derive(Debug, Clone)]
+pub struct GdRecord {
+    /// The final iterate x.
+    pub x: DVector<f64>,
+    /// `δ_0 ∏_j (1 − γ²g_j²)` per coordinate.
+    pub delta: DVector<f64>,
+    /// `Σ_j atanh(γ g_j)` per coordinate.
+    pub atanh_sum: DVector<f64>,
+    /// `Σ_j γ g_j` per coordinate.
+    pub linear_sum: DVector<f64>,
+    /// Largest `|δ_k(iterates) − δ_k(product)|/δ_0` over steps and coordinates, with the product
+    /// and the iterates' value there.
+    pub delta_error: Worst,
+    /// Largest `|asinh(2x_k/δ_k) − (asinh(2x_0/δ_0) − 2Σatanh)|` over steps and coordinates, with
+    /// the sum formula and the iterates' value there.
+    pub angle_error: Worst,
+    /// Largest `γ|g|` seen (the identity needs < 1).
+    pub max_step_gradient: f64,
+    /// Steps taken.
+    pub steps: usize,
+    /// The final loss.
+    pub loss: f64,
+}
+
+/// The largest error seen, with the predicted and measured values where it occurred (NaN wins).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Worst {
+    /// The error.
+    pub error: f64,
+    /// The formula's value there.
+    pub predicted: f64,
+    /// The iterates' value there.
+    pub measured: f64,
+}
+
+impl Worst {
+    fn update(&mut self, error: f64, predicted: f64, measured: f64) {
+        if (error.is_nan() || error > self.error) && !self.error.is_nan() {
+            *self = Worst { error, predicted, measured };
+        }
+    }
+}
+
+/// Runs GD (the engine's optimizer) from `w0 = (u0, v0)` until `loss ≤ target` or `max_steps`,
+/// recording the identity's products and sums and its largest deviations.
+pub fn run_gd(problem: &Problem, w0: &DVector<f64>, lr: f64, target: f64, max_steps: usize) -> GdRecord {
+    let d = problem.dim();
+    let model = DeepDiagonal::new(2, d);
+    let gd = Optimizer { method: Method::Gd, lr, decay: WeightDecay::None };
+    let mut s = OptState::new(w0);
+    let split = |w: &DVector<f64>| -> (DVector<f64>, DVector<f64>) {
+        let (u, v) = (w.rows(0, d).into_owned(), w.rows(d, d).into_owned());
+        (u.component_mul(&v), u.component_mul(&u) - v.component_mul(&v))
+    };
+    let (x0, delta0) = split(w0);
+    let angle0 = DVector::from_fn(d, |i, _| (2.0 * x0[i] / delta0[i]).asinh());
+    let mut delta = delta0.clone();
+    let mut atanh_sum: DVector<f64> = DVector::zeros(d);
+    let mut linear_sum: DVector<f64> = DVector::zeros(d);
+    let (mut delta_error, mut angle_error, mut max_step_gradient) = (Worst::default(), Worst::default(), 0.0f64);
+    let mut loss = problem.loss(&model.x(&s.w));
+    let mut steps = 0;
+    while loss > target && loss.is_finite() && steps < max_steps {
+        let g = problem.gradient(&model.x(&s.w));
+        gd.step(problem, &model, &mut s);
+        steps += 1;
+        for i in 0..d {
+            let gg = lr * g[i];
+            max_step_gradient = max_step_gradient.max(gg.abs());
+            delta[i] *= 1.0 - gg * gg;
+            atanh_sum[i] += gg.atanh();
+            linear_sum[i] += gg;
+        }
+        let (x, delta_it) = split(&s.w);
+        for i in 0..d {
+            delta_error.update((delta_it[i] - delta[i]).abs() / delta0[i], delta[i], delta_it[i]);
+            let (angle, formula) = ((2.0 * x[i] / delta[i]).asinh(), angle0[i] - 2.0 * atanh_sum[i]);
+            angle_error.update((angle - formula).abs(), formula, angle);
+        }
+        loss = problem.loss(&model.x(&s.w));
+    }
+    GdRecord {
+        x: model.x(&s.w),
+        delta,
+        atanh_sum,
+        linear_sum,
+        delta_error,
+        angle_error,
+        max_step_gradient,
+        steps,
+        loss,
+    }
+}
+
+/// The predicted GD limit: the x with `x = (δ/2) sinh(θ0 + Aᵀν)` and `Ax = y` (θ0 = φ from x_0 = 0),
+/// solved as the generalised projection of the unit map `½ sinh` with constraint `A diag(δ)` and
+/// dual directions A.
+pub fn effective_limit(
+    a: &DMatrix<f64>,
+    y: &DVector<f64>,
+    delta: &DVector<f64>,
+    phi: &DVector<f64>,
+) -> (DVector<f64>, bool, f64) {
+    let unit = Oracle::Azulay { delta: 1.0, c: 0.0 };
+    let scaled = a * DMatrix::from_diagonal(delta);
+    let p = generalized_projection(&unit, &scaled, a, y, phi, &SolveSettings::default());
+    (p.x.component_mul(delta), p.converged, p.residual)
+}
+
+/// The GD-limit prediction of `mirrorflow bias --optimizer gd` for a user's problem.
+#[derive(Debug, Clone)]
+pub struct GdPrediction {
+    /// The predicted limit: the x with `asinh(2x/δ_∞) = asinh(2x_0/δ_0) + φ + Aᵀν` and `Ax = y`.
+    pub x: DVector<f64>,
+    /// Whether the dual solve converged.
+    pub converged: bool,
+    /// Its residual ‖Ax − y‖.
+    pub residual: f64,
+    /// The GD run that supplied δ_∞ and φ (its final iterate is the measured limit).
+    pub run: GdRecord,
+    /// φ = −2Σ(atanh(γg) − γg).
+    pub shift: DVector<f64>,
+}
+
+/// Runs GD on u ⊙ v from `w0 = (u0, v0)` (every `u0² − v0² > 0`) to loss ≤ `target` and predicts its
+/// limit from the effective scale δ_∞ and the shifted reference `asinh(2x_0/δ_0) + φ`. The effective
+/// quantities are products and sums over the run, so the prediction needs the run's gradients; the
+/// limit itself then follows from (A, y) by the dual solve. `Err`: a start with δ_0 ≤ 0, γ|g| ≥ 1, or
+/// GD not reaching the target.
+pub fn gd_prediction(
+    problem: &Problem,
+    w0: &DVector<f64>,
+    lr: f64,
+    target: f64,
+    max_steps: usize,
+) -> Result<GdPrediction, String> {
+    let d = problem.dim();
+    let (u0, v0) = (w0.rows(0, d), w0.rows(d, d));
+    let delta0 = u0.component_mul(&u0) - v0.component_mul(&v0);
+    if delta0.iter().any(|&v| v.is_nan() || v <= 0.0) {
+        return Err("the identity is written for u0² − v0² > 0 in every coordinate (give --balance > 0)".into());
+    }
+    let run = run_gd(problem, w0, lr, target, max_steps);
+    if run.max_step_gradient >= 1.0 {
+        return Err(format!(
+            "γ|g| reached {:.3e} ≥ 1: the identity needs γ|g| < 1 (smaller --lr)",
+            run.max_step_gradient
+        ));
+    }
+    if run.loss.is_nan() || run.loss > target {
+        return Err(format!("GD did not reach loss {target:e} in {} steps (loss {:.3e})", run.steps, run.loss));
+    }
+    let x0 = u0.component_mul(&v0);
+    let shift = (&run.atanh_sum - &run.linear_sum) * -2.0;
+    let theta0 = DVector::from_fn(d, |i, _| (2.0 * x0[i] / delta0[i]).asinh() + shift[i]);
+    let (x, converged, residual) = effective_limit(&problem.a, &problem.y, &run.delta, &theta0);
+    Ok(GdPrediction { x, converged, residual, run, shift })
+}
+
+impl GdEffectiveInit {
+    fn problem(&self) -> Problem {
+        Problem::random_regression(self.seed, self.samples, self.dim, self.sparsity)
+    }
+}
+
+impl Claim for GdEffectiveInit {
+    const ID: &'static str = "literature/gd-effective-init";
+    type Tolerance = GdEffectiveTolerance;
+
+    fn validate(&self) -> InputResult<()> {
+        check_positive("alpha", self.alpha)?;
+        check_positive("lr", self.lr)?;
+        check_positive("loss_target", self.loss_target)?;
+        check_size(self.samples, self.dim)?;
+        if self.samples >= self.dim {
+            return Err(InputError::new("samples", "an under-determined regression needs samples < dim"));
+        }
+        if self.sparsity > self.dim {
+            return Err(InputError::new("sparsity", format!("a {}-sparse teacher needs dim ≥ it", self.sparsity)));
+        }
+        if !(1..=MAX_STEPS).contains(&self.max_steps) {
+            return Err(InputError::new("max_steps", format!("must lie in [1, {MAX_STEPS}]")));
+        }
+        Ok(())
+    }
+
+    fn evidence(&self, case: &str, tol: &GdEffectiveTolerance, _numerics: &Numerics) -> InputResult<Vec<Evidence>> {
+        let problem = self.problem();
+        let d = self.dim;
+        let case = label(case, "");
+        let w0 = DVector::from_fn(2 * d, |k, _| if k < d { 2f64.sqrt() * self.alpha } else { 0.0 });
+        let run = run_gd(&problem, &w0, self.lr, self.loss_target, self.max_steps);
+        let mut rows = Vec::new();
+        let route =
+            format!("GD iterates (engine optimizer, {} steps) vs products and sums of the recorded γg", run.steps);
+        if run.max_step_gradient >= 1.0 {
+            let why = format!("γ|g| reached {:.3e} ≥ 1: the identity needs γ|g| < 1", run.max_step_gradient);
+            rows.push(Evidence::inconclusive(&case, "exact identity", &route, why));
+            return Ok(rows);
+        }
+        rows.push(Evidence::with_error(
+            &case,
+            "δ_k = δ_0∏(1 − γ²g_j²) (worst step and coordinate; error/δ_0)",
+            run.delta_error.predicted,
+            run.delta_error.measured,
+            run.delta_error.error,
+            tol.identity,
+            &route,
+        ));
+        rows.push(Evidence::with_error(
+            &case,
+            "asinh(2x_k/δ_k) = asinh(2x_0/δ_0) − 2Σatanh(γg_j) (worst step and coordinate)",
+            run.angle_error.predicted,
+            run.angle_error.measured,
+            run.angle_error.error,
+            tol.identity,
+            &route,
+        ));
+        let delta0 = 2.0 * self.alpha * self.alpha;
+        let phi = (&run.atanh_sum - &run.linear_sum) * -2.0;
+        rows.push(Evidence::observe(
+            &case,
+            "min_i δ_∞/δ_0 (effective scale shrink)",
+            run.delta.min() / delta0,
+            "product of (1 − γ²g²)",
+        ));
+        rows.push(Evidence::observe(&case, "max_i |φ_i| (reference shift)", phi.amax(), "−2Σ(atanh(γg) − γg)"));
+        let quantity = "‖x_pred − x_GD‖/‖x_pred‖ (GD limit)";
+        if run.loss.is_nan() || run.loss > self.loss_target {
+            let why =
+                format!("GD did not reach loss {:e} in {} steps (loss {:.3e})", self.loss_target, run.steps, run.loss);
+            rows.push(Evidence::inconclusive(&case, quantity, "GD", why));
+            return Ok(rows);
+        }
+        let (delta, shift, name) = match self.prediction {
+            Prediction::Effective => (run.delta.clone(), phi, "effective δ_∞, shifted reference φ"),
+            Prediction::GradientFlow => {
+                (DVector::from_element(d, delta0), DVector::zeros(d), "gradient flow: δ_0, no shift")
+            }
+            Prediction::Unshifted => (run.delta.clone(), DVector::zeros(d), "effective δ_∞, unshifted reference"),
+        };
+        let (x_pred, converged, residual) = effective_limit(&problem.a, &problem.y, &delta, &shift);
+        let route =
+            format!("dual solve x = (δ/2) sinh(φ + Aᵀν), Ax = y ({name}) vs GD at loss ≤ {:e}", self.loss_target);
+        if !converged {
+            rows.push(Evidence::inconclusive(
+                &case,
+                quantity,
+                &route,
+                format!("dual solve did not converge (residual {residual:.3e})"),
+            ));
+            return Ok(rows);
+        }
+        let dist = (&x_pred - &run.x).norm() / x_pred.norm();
+        rows.push(Evidence::with_error(&case, quantity, x_pred.norm(), run.x.norm(), dist, tol.limit, &route));
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_step_by_hand_and_the_small_step_limit() {
+        // one coordinate, A = [1], y = 1, u0 = 1, v0 = 0.5: g = uv − y = −0.5, γ = 0.2;
+        // u1 = 1 + 0.1·0.5 = 1.05, v1 = 0.5 + 0.1 = 0.6, δ1 = 1.1025 − 0.36 = 0.7425 = 0.75(1 − 0.01)
+        let p =
+            Problem::new(DMatrix::from_element(1, 1, 1.0), DVector::from_element(1, 1.0), Default::default()).unwrap();
+        let r = run_gd(&p, &DVector::from_vec(vec![1.0, 0.5]), 0.2, 0.0, 1);
+        assert!((r.x[0] - 1.05 * 0.6).abs() < 1e-15 && (r.delta[0] - 0.7425).abs() < 1e-15);
+        assert!((r.atanh_sum[0] - (-0.1f64).atanh()).abs() < 1e-16 && r.delta_error.error < 1e-15);
+        // small steps: δ_∞ → δ_0 and φ → 0, so the effective limit tends to the GF limit
+        let q = Problem::random_regression(3, 4, 8, 2);
+        let alpha: f64 = 0.3;
+        let w0 = DVector::from_fn(16, |k, _| if k < 8 { 2f64.sqrt() * alpha } else { 0.0 });
+        let gf = effective_limit(&q.a, &q.y, &DVector::from_element(8, 2.0 * alpha * alpha), &DVector::zeros(8)).0;
+        let mut last = f64::INFINITY;
+        for lr in [0.02, 0.002] {
+            let r = run_gd(&q, &w0, lr, 1e-24, 1_000_000);
+            let phi = (&r.atanh_sum - &r.linear_sum) * -2.0;
+            let x = effective_limit(&q.a, &q.y, &r.delta, &phi).0;
+            let gap = (&x - &gf).norm() / gf.norm();
+            assert!(gap < last, "lr {lr}: {gap:e}");
+            last = gap;
+        }
+        assert!(last < 1e-3, "{last:e}");
+    }
+}
