@@ -24,6 +24,7 @@ pub mod report;
 pub mod rng;
 pub mod roots;
 pub mod selftest;
+pub mod shard;
 pub mod signflow;
 pub mod switching;
 pub mod verdict;

@@ -205,7 +205,8 @@ enum Command {
   mirrorflow check --all                      every default-tier card with its negative controls
   mirrorflow check escape-time --set q=1.5    one card with a parameter overridden
   mirrorflow check my-card.toml               a card file of your own
-  mirrorflow check --all --format json > outcomes.json")]
+  mirrorflow check --all --format json > outcomes.json
+  mirrorflow check --all --shard 3/8 --out shard-3   one of 8 shards (merge: report --merge)")]
     Check {
         /// Card ids, or paths to card files (`path/to/card.toml`).
         ids: Vec<String>,
@@ -239,6 +240,11 @@ enum Command {
         /// expected, a card or control missing, an unknown verdict).
         #[arg(long)]
         diff: Option<PathBuf>,
+        /// Run only shard K of N (1 ≤ K ≤ N): the selected cards sorted by id, every N-th from the
+        /// K-th (a card is never split). Write each shard's report with --out and join them with
+        /// `report --merge`. A shard with no cards is a valid, empty run.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
         /// Also write report.json and report.md to this folder.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -251,7 +257,9 @@ enum Command {
     #[command(after_help = "Examples:
   mirrorflow report --out mirrorflow-report
   mirrorflow report --diff snapshots/report.json --no-plots
-  mirrorflow report --table mirrorflow-report/report.json")]
+  mirrorflow report --table mirrorflow-report/report.json
+  mirrorflow report --shard 2/8 --out shard-2 --no-plots
+  mirrorflow report --merge shard-*/report.json --out merged")]
     Report {
         /// Card ids or card files (default: all cards).
         ids: Vec<String>,
@@ -273,6 +281,15 @@ enum Command {
         /// Worker threads (default: all cores; at most 4 × cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run only shard K of N (see `check --shard`); the shard's report.json records K/N and
+        /// no plots are drawn (the merge draws them).
+        #[arg(long, value_name = "K/N", conflicts_with_all = ["merge", "table"])]
+        shard: Option<String>,
+        /// Merge the report.json of shards (or of disjoint runs) into one report, as the unsharded
+        /// run writes it, and run no cards. Exit 2 on a card in two inputs, a missing or repeated
+        /// shard, or inputs of different builds.
+        #[arg(long, num_args = 1.., value_name = "REPORT_JSON", conflicts_with = "table")]
+        merge: Vec<PathBuf>,
         /// Print the verdict table of a saved report.json (the README's table) and run nothing.
         #[arg(long, value_name = "REPORT_JSON")]
         table: Option<PathBuf>,
@@ -603,11 +620,19 @@ fn run(cli: Cli) -> InputResult<bool> {
             verbose,
             quiet,
             diff,
+            shard,
             out,
             format,
         } => {
+            let mut shard = shard.as_deref().map(mirrorflow::shard::Shard::parse).transpose()?;
             let old = diff.as_deref().map(read_report).transpose()?;
             let mut cards = select_cards(&cli.cards, &ids, all, paper_scale)?;
+            if let Some(k) = shard.as_mut() {
+                cards = k.select(cards);
+                if !quiet {
+                    eprintln!("shard {k}: {} of {} cards", cards.len(), k.selected);
+                }
+            }
             for card in &mut cards {
                 if !sets.is_empty() {
                     card.apply_sets(&sets)?;
@@ -639,6 +664,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             bar.finish_and_clear();
             let mut built = report::from_entries(entries);
             built.provenance = Some(provenance);
+            built.shard = shard;
             if let Some(dir) = &out {
                 write_file(dir, "report.json", &built.to_json())?;
                 write_file(dir, "report.md", &built.to_markdown(&[]))?;
@@ -659,8 +685,9 @@ fn run(cli: Cli) -> InputResult<bool> {
             print!("{}", read_report(&path)?.summary_table());
             Ok(true)
         }
-        Command::Report { ids, out, format, diff, no_plots, quiet, jobs, table: None } => {
-            report(&cli.cards, &ids, &out, format, diff, no_plots, quiet, jobs)
+        Command::Report { ids, out, format, diff, no_plots, quiet, jobs, shard, merge, table: None } => {
+            let run = ReportRun { format, diff, no_plots, quiet, jobs, shard, merge };
+            report(&cli.cards, &ids, &out, run)
         }
         Command::Bench { format } => {
             let cards = library(&cli.cards)?;
@@ -1386,28 +1413,48 @@ fn print_diff(old: &Report, new: &Report, path: &std::path::Path) -> bool {
     !report::regressed(&changes)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn report(
-    user: &Option<PathBuf>,
-    ids: &[String],
-    out: &std::path::Path,
+/// The options of `report` besides the cards and the output folder.
+struct ReportRun {
     format: ReportFormat,
     diff: Option<PathBuf>,
     no_plots: bool,
     quiet: bool,
     jobs: Option<usize>,
-) -> InputResult<bool> {
-    let cards = if ids.is_empty() { library(user)? } else { select_cards(user, ids, false, true)? };
+    shard: Option<String>,
+    merge: Vec<PathBuf>,
+}
+
+fn report(user: &Option<PathBuf>, ids: &[String], out: &std::path::Path, run: ReportRun) -> InputResult<bool> {
+    let ReportRun { format, diff, no_plots, quiet, jobs, shard, merge } = run;
+    let mut shard = shard.as_deref().map(mirrorflow::shard::Shard::parse).transpose()?;
     let old = diff.as_deref().map(read_report).transpose()?;
-    let pool = pool(jobs)?;
-    let bar = progress_bar(cards.len(), quiet, "cards");
-    let built = pool.install(|| {
-        report::build(&cards, &|id| {
-            bar.set_message(id.to_string());
-            bar.inc(1);
-        })
-    })?;
-    bar.finish_and_clear();
+    let built = if merge.is_empty() {
+        let mut cards = if ids.is_empty() { library(user)? } else { select_cards(user, ids, false, true)? };
+        if let Some(k) = shard.as_mut() {
+            cards = k.select(cards);
+            if !quiet {
+                eprintln!("shard {k}: {} of {} cards", cards.len(), k.selected);
+            }
+        }
+        let pool = pool(jobs)?;
+        let bar = progress_bar(cards.len(), quiet, "cards");
+        let mut built = pool.install(|| {
+            report::build(&cards, &|id| {
+                bar.set_message(id.to_string());
+                bar.inc(1);
+            })
+        })?;
+        bar.finish_and_clear();
+        built.shard = shard;
+        built
+    } else {
+        if let Some(id) = ids.first() {
+            return Err(InputError::new("--merge", format!("runs no cards, got '{id}': name report.json files only")));
+        }
+        let inputs =
+            merge.iter().map(|p| Ok((p.display().to_string(), read_report(p)?))).collect::<InputResult<Vec<_>>>()?;
+        report::merge(&inputs)?
+    };
     std::fs::create_dir_all(out)
         .map_err(|e| InputError::new(out.display().to_string(), format!("cannot create: {e}")))?;
     let write = |name: &str, text: &str| {
@@ -1416,7 +1463,8 @@ fn report(
             .map_err(|e| InputError::new(path.display().to_string(), format!("cannot write: {e}")))
     };
     let mut plots = Vec::new();
-    if !no_plots {
+    // the plots do not depend on the cards: a shard leaves them to the merge
+    if !no_plots && shard.is_none() {
         for (file, caption, make) in figures::all() {
             match make().and_then(|chart| chart.write(&out.join(file))) {
                 Ok(()) => plots.push((file.to_string(), caption.to_string())),
