@@ -26,5 +26,6 @@ pub mod roots;
 pub mod selftest;
 pub mod shard;
 pub mod signflow;
+pub mod sweep;
 pub mod switching;
 pub mod verdict;

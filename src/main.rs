@@ -294,6 +294,27 @@ enum Command {
         #[arg(long, value_name = "REPORT_JSON")]
         table: Option<PathBuf>,
     },
+    /// Run one card's grid point by point, printing a JSON line per point as it finishes (no
+    /// negative controls); exit 0 when every point ran (whatever its verdict).
+    #[command(after_help = "Examples:
+  mirrorflow sweep escape-time > sweep.jsonl
+  mirrorflow sweep escape-time --set grid.q=[1.0,1.25,1.5,1.75,2.0] --shard 2/4 --resume part-2.jsonl")]
+    Sweep {
+        /// Card id or card file.
+        id: String,
+        /// Override a parameter (as for `check`), repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Run only shard K of N of the grid points (point i to shard i mod N + 1).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Append the lines to FILE (created if missing), skipping the points already in it.
+        #[arg(long, value_name = "FILE")]
+        resume: Option<PathBuf>,
+        /// Worker threads (default: all cores; at most 4 × cores); lines come in finishing order.
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Test the tester: run the table of wrong claims (tests/wrong_claims.toml); exit 0 iff none
     /// is PASS.
     Selftest {
@@ -681,6 +702,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(ok)
         }
+        Command::Sweep { id, sets, shard, resume, jobs } => sweep(&cli.cards, &id, &sets, shard, resume, jobs),
         Command::Report { table: Some(path), .. } => {
             print!("{}", read_report(&path)?.summary_table());
             Ok(true)
@@ -1485,4 +1507,66 @@ fn report(user: &Option<PathBuf>, ids: &[String], out: &std::path::Path, run: Re
         (Some(old), Some(path)) => Ok(print_diff(&old, &built, &path)),
         _ => Ok(built.all_as_expected()),
     }
+}
+
+/// `sweep`: the card's grid points of this shard not yet in the resume file, run in parallel, one
+/// JSON line each as it finishes (to stdout, or appended to the resume file).
+fn sweep(
+    user: &Option<PathBuf>,
+    id: &str,
+    sets: &[String],
+    shard: Option<String>,
+    resume: Option<PathBuf>,
+    jobs: Option<usize>,
+) -> InputResult<bool> {
+    use mirrorflow::sweep;
+    use rayon::prelude::*;
+    use std::io::Write;
+    let shard = shard.as_deref().map(mirrorflow::shard::Shard::parse).transpose()?;
+    let mut card = select_cards(user, &[id.to_string()], false, true)?.remove(0);
+    if !sets.is_empty() {
+        card.apply_sets(sets)?;
+    }
+    checks::validate_card(&card)?;
+    let pool = pool(jobs)?;
+    let points = sweep::points(&card)?;
+    let (done, mut sink): (_, Box<dyn Write + Send>) = match &resume {
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(InputError::new("--resume", format!("cannot read {name}: {e}"))),
+            };
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| InputError::new("--resume", format!("cannot append to {name}: {e}")))?;
+            if !text.is_empty() && !text.ends_with('\n') {
+                // a line cut short by a killed job stays alone on its line (and is ignored)
+                writeln!(file).map_err(|e| InputError::new("--resume", format!("cannot append to {name}: {e}")))?;
+            }
+            (sweep::done(&card, &text), Box::new(file))
+        }
+        None => (Default::default(), Box::new(std::io::stdout())),
+    };
+    let todo: Vec<(usize, &mirrorflow::claims::GridPoint)> = points
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| shard.is_none_or(|k| i % k.count == k.index - 1))
+        .filter(|(_, p)| !done.contains(&sweep::key(&card, p)))
+        .collect();
+    let sink = std::sync::Mutex::new(&mut sink);
+    pool.install(|| {
+        todo.par_iter().try_for_each(|(i, p)| -> InputResult<()> {
+            let outcome = sweep::run_point(&card, p)?;
+            let line = sweep::line(&card, *i, p, &outcome);
+            let mut out = sink.lock().expect("no panic while writing");
+            writeln!(out, "{line}")
+                .and_then(|()| out.flush())
+                .map_err(|e| InputError::new("sweep", format!("cannot write: {e}")))
+        })
+    })?;
+    Ok(true)
 }
