@@ -365,3 +365,63 @@ fn bad_shards_exit_2_and_empty_shards_are_valid_runs() {
     // no plots in a shard: the merge draws them
     assert!(!std::fs::read_dir(&out).unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "svg")));
 }
+
+#[test]
+fn sweep_streams_the_check_rows_point_by_point_and_resumes_shards() {
+    let grid = ["--set", "grid.alpha=[0.1,0.01]", "--set", "grid.depth=[2,3]", "--set", "grid.gamma=[1.0]"];
+    let lines =
+        |text: &str| -> Vec<serde_json::Value> { text.lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+    let mut args = vec!["sweep", "escape-time", "--jobs", "2"];
+    args.extend(grid);
+    let o = mirrorflow(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut all = lines(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(all.len(), 2 * 2 * 4, "alpha × depth × q points");
+    all.sort_by_key(|l| l["index"].as_u64());
+    // the rows of the sweep are the rows of `check`, in the same order
+    let mut args = vec!["check", "escape-time", "--no-controls", "--format", "json", "--quiet"];
+    args.extend(grid);
+    let o = mirrorflow(&args);
+    let check: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows: Vec<&serde_json::Value> = all.iter().flat_map(|l| l["rows"].as_array().unwrap()).collect();
+    let evidence = check[0]["evidence"].as_array().unwrap();
+    assert_eq!(rows.len(), evidence.len());
+    for (r, e) in rows.iter().zip(evidence) {
+        for key in ["case", "quantity", "predicted", "measured", "error", "tolerance"] {
+            assert_eq!(r[key], e[key], "{key}");
+        }
+    }
+    // shard 1/2 into a file, a line cut short (a killed job), then the rest resumed: every point
+    // once, equal to the unsharded sweep
+    let dir = fresh_dir("sweep");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sweep.jsonl");
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["sweep", "escape-time", "--resume", file.to_str().unwrap()];
+        args.extend(grid);
+        args.extend(extra);
+        let o = mirrorflow(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.stdout.is_empty());
+    };
+    resume(&["--shard", "1/2"]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), 8);
+    std::fs::write(&file, format!("{text}{{\"card\":\"escape-time\",\"ind")).unwrap();
+    resume(&["--jobs", "1"]);
+    resume(&[]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut again: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    again.sort_by_key(|l| l["index"].as_u64());
+    let strip = |v: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        v.iter()
+            .map(|l| {
+                let mut l = l.clone();
+                l.as_object_mut().unwrap().remove("seconds");
+                l
+            })
+            .collect()
+    };
+    assert_eq!(strip(&again), strip(&all));
+    common::assert_bad_input(&mirrorflow(&["sweep", "escape-time", "--shard", "3/2"]), "--shard");
+}
