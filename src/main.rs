@@ -692,7 +692,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             let mut ok = outcomes.iter().all(|o| o.matches);
             if let (Some(old), Some(path)) = (&old, &diff) {
-                ok &= print_diff(old, &built, path);
+                ok &= print_diff(&in_shard(old, &built), &built, path);
             }
             if format == Format::Json {
                 println!("{}", serde_json::to_string_pretty(&json).expect("serialisable"));
@@ -1423,6 +1423,16 @@ fn write_file(dir: &std::path::Path, name: &str, text: &str) -> InputResult<()> 
     std::fs::write(&path, text).map_err(|e| InputError::new(path.display().to_string(), format!("cannot write: {e}")))
 }
 
+/// `old` as a shard sees it: for a sharded `new`, only the old cards this shard ran (the other
+/// shards compare the rest; the merged report's `--diff` sees every card).
+fn in_shard(old: &Report, new: &Report) -> Report {
+    let mut old = old.clone();
+    if new.shard.is_some() {
+        old.cards.retain(|c| new.cards.iter().any(|n| n.id == c.id));
+    }
+    old
+}
+
 /// Prints the changes from `old` to `new` (verdicts first); false on a regression.
 fn print_diff(old: &Report, new: &Report, path: &std::path::Path) -> bool {
     let changes = report::diff(old, new);
@@ -1504,7 +1514,7 @@ fn report(user: &Option<PathBuf>, ids: &[String], out: &std::path::Path, run: Re
         println!("wrote {} ({} plots)", out.display(), plots.len());
     }
     match (old, diff) {
-        (Some(old), Some(path)) => Ok(print_diff(&old, &built, &path)),
+        (Some(old), Some(path)) => Ok(print_diff(&in_shard(&old, &built), &built, &path)),
         _ => Ok(built.all_as_expected()),
     }
 }

@@ -290,6 +290,9 @@ fn shards_merge_into_the_unsharded_report_whatever_the_jobs() {
     let (s1, s2) = (fresh_dir("shard-1"), fresh_dir("shard-2"));
     run(&s1, &["--shard", "1/2", "--jobs", "1"]);
     run(&s2, &["--shard", "2/2", "--jobs", "3"]);
+    // a shard compared with the unsharded report sees only its own cards: no change, exit 0
+    let s1_again = fresh_dir("shard-1-diff");
+    run(&s1_again, &["--shard", "1/2", "--diff", full.join("report.json").to_str().unwrap()]);
     // the split: sorted by id (escape-time, sign-flip, wd-equilibria), card i to shard i mod 2 + 1
     let shard_ids = |dir: &Path| -> Vec<String> {
         without_date(&dir.join("report.json"))["cards"]
