@@ -24,6 +24,8 @@ pub mod report;
 pub mod rng;
 pub mod roots;
 pub mod selftest;
+pub mod shard;
 pub mod signflow;
+pub mod sweep;
 pub mod switching;
 pub mod verdict;

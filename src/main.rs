@@ -223,7 +223,8 @@ enum Command {
   mirrorflow check --all                      every default-tier card with its negative controls
   mirrorflow check escape-time --set q=1.5    one card with a parameter overridden
   mirrorflow check my-card.toml               a card file of your own
-  mirrorflow check --all --format json > outcomes.json")]
+  mirrorflow check --all --format json > outcomes.json
+  mirrorflow check --all --shard 3/8 --out shard-3   one of 8 shards (merge: report --merge)")]
     Check {
         /// Card ids, or paths to card files (`path/to/card.toml`).
         ids: Vec<String>,
@@ -257,6 +258,11 @@ enum Command {
         /// expected, a card or control missing, an unknown verdict).
         #[arg(long)]
         diff: Option<PathBuf>,
+        /// Run only shard K of N (1 ≤ K ≤ N): the selected cards sorted by id, every N-th from the
+        /// K-th (a card is never split). Write each shard's report with --out and join them with
+        /// `report --merge`. A shard with no cards is a valid, empty run.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
         /// Also write report.json and report.md to this folder.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -269,7 +275,9 @@ enum Command {
     #[command(after_help = "Examples:
   mirrorflow report --out mirrorflow-report
   mirrorflow report --diff snapshots/report.json --no-plots
-  mirrorflow report --table mirrorflow-report/report.json")]
+  mirrorflow report --table mirrorflow-report/report.json
+  mirrorflow report --shard 2/8 --out shard-2 --no-plots
+  mirrorflow report --merge shard-*/report.json --out merged")]
     Report {
         /// Card ids or card files (default: all cards).
         ids: Vec<String>,
@@ -291,9 +299,39 @@ enum Command {
         /// Worker threads (default: all cores; at most 4 × cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run only shard K of N (see `check --shard`); the shard's report.json records K/N and
+        /// no plots are drawn (the merge draws them).
+        #[arg(long, value_name = "K/N", conflicts_with_all = ["merge", "table"])]
+        shard: Option<String>,
+        /// Merge the report.json of shards (or of disjoint runs) into one report, as the unsharded
+        /// run writes it, and run no cards. Exit 2 on a card in two inputs, a missing or repeated
+        /// shard, or inputs of different builds.
+        #[arg(long, num_args = 1.., value_name = "REPORT_JSON", conflicts_with = "table")]
+        merge: Vec<PathBuf>,
         /// Print the verdict table of a saved report.json (the README's table) and run nothing.
         #[arg(long, value_name = "REPORT_JSON")]
         table: Option<PathBuf>,
+    },
+    /// Run one card's grid point by point, printing a JSON line per point as it finishes (no
+    /// negative controls); exit 0 when every point ran (whatever its verdict).
+    #[command(after_help = "Examples:
+  mirrorflow sweep escape-time > sweep.jsonl
+  mirrorflow sweep escape-time --set grid.q=[1.0,1.25,1.5,1.75,2.0] --shard 2/4 --resume part-2.jsonl")]
+    Sweep {
+        /// Card id or card file.
+        id: String,
+        /// Override a parameter (as for `check`), repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Run only shard K of N of the grid points (point i to shard i mod N + 1).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Append the lines to FILE (created if missing), skipping the points already in it.
+        #[arg(long, value_name = "FILE")]
+        resume: Option<PathBuf>,
+        /// Worker threads (default: all cores; at most 4 × cores); lines come in finishing order.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Test the tester: run the table of wrong claims (tests/wrong_claims.toml); exit 0 iff none
     /// is PASS.
@@ -632,11 +670,19 @@ fn run(cli: Cli) -> InputResult<bool> {
             verbose,
             quiet,
             diff,
+            shard,
             out,
             format,
         } => {
+            let mut shard = shard.as_deref().map(mirrorflow::shard::Shard::parse).transpose()?;
             let old = diff.as_deref().map(read_report).transpose()?;
             let mut cards = select_cards(&cli.cards, &ids, all, paper_scale)?;
+            if let Some(k) = shard.as_mut() {
+                cards = k.select(cards);
+                if !quiet {
+                    eprintln!("shard {k}: {} of {} cards", cards.len(), k.selected);
+                }
+            }
             for card in &mut cards {
                 if !sets.is_empty() {
                     card.apply_sets(&sets)?;
@@ -668,13 +714,14 @@ fn run(cli: Cli) -> InputResult<bool> {
             bar.finish_and_clear();
             let mut built = report::from_entries(entries);
             built.provenance = Some(provenance);
+            built.shard = shard;
             if let Some(dir) = &out {
                 write_file(dir, "report.json", &built.to_json())?;
                 write_file(dir, "report.md", &built.to_markdown(&[]))?;
             }
             let mut ok = outcomes.iter().all(|o| o.matches);
             if let (Some(old), Some(path)) = (&old, &diff) {
-                ok &= print_diff(old, &built, path);
+                ok &= print_diff(&in_shard(old, &built), &built, path);
             }
             if format == Format::Json {
                 println!("{}", serde_json::to_string_pretty(&json).expect("serialisable"));
@@ -684,12 +731,14 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(ok)
         }
+        Command::Sweep { id, sets, shard, resume, jobs } => sweep(&cli.cards, &id, &sets, shard, resume, jobs),
         Command::Report { table: Some(path), .. } => {
             print!("{}", read_report(&path)?.summary_table());
             Ok(true)
         }
-        Command::Report { ids, out, format, diff, no_plots, quiet, jobs, table: None } => {
-            report(&cli.cards, &ids, &out, format, diff, no_plots, quiet, jobs)
+        Command::Report { ids, out, format, diff, no_plots, quiet, jobs, shard, merge, table: None } => {
+            let run = ReportRun { format, diff, no_plots, quiet, jobs, shard, merge };
+            report(&cli.cards, &ids, &out, run)
         }
         Command::Bench { format } => {
             let cards = library(&cli.cards)?;
@@ -1610,6 +1659,16 @@ fn write_file(dir: &std::path::Path, name: &str, text: &str) -> InputResult<()> 
     std::fs::write(&path, text).map_err(|e| InputError::new(path.display().to_string(), format!("cannot write: {e}")))
 }
 
+/// `old` as a shard sees it: for a sharded `new`, only the old cards this shard ran (the other
+/// shards compare the rest; the merged report's `--diff` sees every card).
+fn in_shard(old: &Report, new: &Report) -> Report {
+    let mut old = old.clone();
+    if new.shard.is_some() {
+        old.cards.retain(|c| new.cards.iter().any(|n| n.id == c.id));
+    }
+    old
+}
+
 /// Prints the changes from `old` to `new` (verdicts first); false on a regression.
 fn print_diff(old: &Report, new: &Report, path: &std::path::Path) -> bool {
     let changes = report::diff(old, new);
@@ -1622,28 +1681,48 @@ fn print_diff(old: &Report, new: &Report, path: &std::path::Path) -> bool {
     !report::regressed(&changes)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn report(
-    user: &Option<PathBuf>,
-    ids: &[String],
-    out: &std::path::Path,
+/// The options of `report` besides the cards and the output folder.
+struct ReportRun {
     format: ReportFormat,
     diff: Option<PathBuf>,
     no_plots: bool,
     quiet: bool,
     jobs: Option<usize>,
-) -> InputResult<bool> {
-    let cards = if ids.is_empty() { library(user)? } else { select_cards(user, ids, false, true)? };
+    shard: Option<String>,
+    merge: Vec<PathBuf>,
+}
+
+fn report(user: &Option<PathBuf>, ids: &[String], out: &std::path::Path, run: ReportRun) -> InputResult<bool> {
+    let ReportRun { format, diff, no_plots, quiet, jobs, shard, merge } = run;
+    let mut shard = shard.as_deref().map(mirrorflow::shard::Shard::parse).transpose()?;
     let old = diff.as_deref().map(read_report).transpose()?;
-    let pool = pool(jobs)?;
-    let bar = progress_bar(cards.len(), quiet, "cards");
-    let built = pool.install(|| {
-        report::build(&cards, &|id| {
-            bar.set_message(id.to_string());
-            bar.inc(1);
-        })
-    })?;
-    bar.finish_and_clear();
+    let built = if merge.is_empty() {
+        let mut cards = if ids.is_empty() { library(user)? } else { select_cards(user, ids, false, true)? };
+        if let Some(k) = shard.as_mut() {
+            cards = k.select(cards);
+            if !quiet {
+                eprintln!("shard {k}: {} of {} cards", cards.len(), k.selected);
+            }
+        }
+        let pool = pool(jobs)?;
+        let bar = progress_bar(cards.len(), quiet, "cards");
+        let mut built = pool.install(|| {
+            report::build(&cards, &|id| {
+                bar.set_message(id.to_string());
+                bar.inc(1);
+            })
+        })?;
+        bar.finish_and_clear();
+        built.shard = shard;
+        built
+    } else {
+        if let Some(id) = ids.first() {
+            return Err(InputError::new("--merge", format!("runs no cards, got '{id}': name report.json files only")));
+        }
+        let inputs =
+            merge.iter().map(|p| Ok((p.display().to_string(), read_report(p)?))).collect::<InputResult<Vec<_>>>()?;
+        report::merge(&inputs)?
+    };
     std::fs::create_dir_all(out)
         .map_err(|e| InputError::new(out.display().to_string(), format!("cannot create: {e}")))?;
     let write = |name: &str, text: &str| {
@@ -1652,7 +1731,8 @@ fn report(
             .map_err(|e| InputError::new(path.display().to_string(), format!("cannot write: {e}")))
     };
     let mut plots = Vec::new();
-    if !no_plots {
+    // the plots do not depend on the cards: a shard leaves them to the merge
+    if !no_plots && shard.is_none() {
         for (file, caption, make) in figures::all() {
             match make().and_then(|chart| chart.write(&out.join(file))) {
                 Ok(()) => plots.push((file.to_string(), caption.to_string())),
@@ -1670,7 +1750,69 @@ fn report(
         println!("wrote {} ({} plots)", out.display(), plots.len());
     }
     match (old, diff) {
-        (Some(old), Some(path)) => Ok(print_diff(&old, &built, &path)),
+        (Some(old), Some(path)) => Ok(print_diff(&in_shard(&old, &built), &built, &path)),
         _ => Ok(built.all_as_expected()),
     }
+}
+
+/// `sweep`: the card's grid points of this shard not yet in the resume file, run in parallel, one
+/// JSON line each as it finishes (to stdout, or appended to the resume file).
+fn sweep(
+    user: &Option<PathBuf>,
+    id: &str,
+    sets: &[String],
+    shard: Option<String>,
+    resume: Option<PathBuf>,
+    jobs: Option<usize>,
+) -> InputResult<bool> {
+    use mirrorflow::sweep;
+    use rayon::prelude::*;
+    use std::io::Write;
+    let shard = shard.as_deref().map(mirrorflow::shard::Shard::parse).transpose()?;
+    let mut card = select_cards(user, &[id.to_string()], false, true)?.remove(0);
+    if !sets.is_empty() {
+        card.apply_sets(sets)?;
+    }
+    checks::validate_card(&card)?;
+    let pool = pool(jobs)?;
+    let points = sweep::points(&card)?;
+    let (done, mut sink): (_, Box<dyn Write + Send>) = match &resume {
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(InputError::new("--resume", format!("cannot read {name}: {e}"))),
+            };
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| InputError::new("--resume", format!("cannot append to {name}: {e}")))?;
+            if !text.is_empty() && !text.ends_with('\n') {
+                // a line cut short by a killed job stays alone on its line (and is ignored)
+                writeln!(file).map_err(|e| InputError::new("--resume", format!("cannot append to {name}: {e}")))?;
+            }
+            (sweep::done(&card, &text), Box::new(file))
+        }
+        None => (Default::default(), Box::new(std::io::stdout())),
+    };
+    let todo: Vec<(usize, &mirrorflow::claims::GridPoint)> = points
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| shard.is_none_or(|k| i % k.count == k.index - 1))
+        .filter(|(_, p)| !done.contains(&sweep::key(&card, p)))
+        .collect();
+    let sink = std::sync::Mutex::new(&mut sink);
+    pool.install(|| {
+        todo.par_iter().try_for_each(|(i, p)| -> InputResult<()> {
+            let outcome = sweep::run_point(&card, p)?;
+            let line = sweep::line(&card, *i, p, &outcome);
+            let mut out = sink.lock().expect("no panic while writing");
+            writeln!(out, "{line}")
+                .and_then(|()| out.flush())
+                .map_err(|e| InputError::new("sweep", format!("cannot write: {e}")))
+        })
+    })?;
+    Ok(true)
 }

@@ -172,6 +172,10 @@ pub struct Report {
     /// The run's provenance (None in reports of schema 1).
     #[serde(default)]
     pub provenance: Option<Provenance>,
+    /// The shard of the run (`--shard K/N`) when it covers only part of the selected cards; absent
+    /// in an unsharded or merged report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
     /// Cards, sorted by id.
     pub cards: Vec<CardReport>,
 }
@@ -236,7 +240,84 @@ pub fn entry(card: &Card, outcomes: &[Outcome]) -> CardReport {
 /// A report from entries (sorted by id).
 pub fn from_entries(mut entries: Vec<CardReport>) -> Report {
     entries.sort_by(|a, b| a.id.cmp(&b.id));
-    Report { schema: SCHEMA, provenance: Some(Provenance::now()), cards: entries }
+    Report { schema: SCHEMA, provenance: Some(Provenance::now()), shard: None, cards: entries }
+}
+
+/// Merges reports (each with the file it came from) into one: the cards of all of them, sorted by
+/// id, as [`from_entries`] orders an unsharded run. Errors (naming `--merge`): a card id in two
+/// inputs; inputs of different tool versions or commits; shards of different splits (N, number
+/// of selected cards), a shard given twice, a missing shard, or a shard with fewer cards than its
+/// split gives it; sharded and unsharded inputs mixed. The merged report has no shard, the
+/// version and commit of its inputs, and the earliest of their dates (the start of the run).
+pub fn merge(inputs: &[(String, Report)]) -> InputResult<Report> {
+    let err = |why: String| InputError::new("--merge", why);
+    if inputs.is_empty() {
+        return Err(err("name at least one report.json".into()));
+    }
+    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    for (source, r) in inputs {
+        for c in &r.cards {
+            if let Some(first) = owner.insert(&c.id, source) {
+                return Err(err(format!("card {} is in both {first} and {source}", c.id)));
+            }
+        }
+    }
+    let sharded: Vec<(&str, crate::shard::Shard)> =
+        inputs.iter().filter_map(|(s, r)| r.shard.map(|k| (s.as_str(), k))).collect();
+    if !sharded.is_empty() {
+        if sharded.len() != inputs.len() {
+            return Err(err("sharded and unsharded reports cannot be merged together".into()));
+        }
+        let (first_source, first) = sharded[0];
+        let mut seen: BTreeMap<usize, &str> = BTreeMap::new();
+        for &(source, k) in &sharded {
+            if (k.count, k.selected) != (first.count, first.selected) {
+                return Err(err(format!(
+                    "{source} is shard {k} of {} cards, {first_source} is shard {first} of {} cards: not one run",
+                    k.selected, first.selected
+                )));
+            }
+            if let Some(other) = seen.insert(k.index, source) {
+                return Err(err(format!("shard {k} is given twice: {other} and {source}")));
+            }
+        }
+        let missing: Vec<String> =
+            (1..=first.count).filter(|i| !seen.contains_key(i)).map(|i| format!("{i}/{}", first.count)).collect();
+        if !missing.is_empty() {
+            return Err(err(format!("shard(s) {} missing", missing.join(", "))));
+        }
+        for ((source, r), (_, k)) in inputs.iter().zip(&sharded) {
+            if r.cards.len() != k.expected_len() {
+                return Err(err(format!(
+                    "{source} (shard {k}) holds {} cards, its split gives {}",
+                    r.cards.len(),
+                    k.expected_len()
+                )));
+            }
+        }
+    }
+    let builds: Vec<(&str, String, Option<String>)> = inputs
+        .iter()
+        .filter_map(|(s, r)| r.provenance.as_ref().map(|p| (s.as_str(), p.version.clone(), p.commit.clone())))
+        .collect();
+    if let Some((first_source, version, commit)) = builds.first() {
+        if let Some((source, v, c)) = builds.iter().find(|(_, v, c)| v != version || c != commit) {
+            return Err(err(format!(
+                "{source} was written by mirrorflow {v} ({}), {first_source} by {version} ({}): rerun the shards with one build",
+                c.as_deref().unwrap_or("unknown commit"),
+                commit.as_deref().unwrap_or("unknown commit")
+            )));
+        }
+    }
+    let date = inputs.iter().filter_map(|(_, r)| r.provenance.as_ref().map(|p| p.date.clone())).min();
+    let mut merged = from_entries(inputs.iter().flat_map(|(_, r)| r.cards.iter().cloned()).collect());
+    if let (Some(p), Some(date)) = (merged.provenance.as_mut(), date) {
+        let first = inputs.iter().find_map(|(_, r)| r.provenance.as_ref()).expect("a date comes from a provenance");
+        p.version = first.version.clone();
+        p.commit = first.commit.clone();
+        p.date = date;
+    }
+    Ok(merged)
 }
 
 /// Runs cards in parallel (on the current rayon pool), calling `progress` after each.

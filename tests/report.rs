@@ -266,3 +266,165 @@ fn utc_dates_are_iso_8601() {
     assert_eq!(utc_iso8601(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
     assert_eq!(utc_iso8601(UNIX_EPOCH + Duration::from_secs(4_107_542_399)), "2100-02-28T23:59:59Z");
 }
+
+/// report.json as a JSON value without the run's date (the one field two runs may differ in).
+fn without_date(path: &Path) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["provenance"].as_object_mut().unwrap().remove("date");
+    v
+}
+
+#[test]
+fn shards_merge_into_the_unsharded_report_whatever_the_jobs() {
+    // three cheap cards (< 0.5 s each): sign-flip, escape-time, wd-equilibria
+    let ids = ["wd-equilibria", "sign-flip", "escape-time"];
+    let run = |dir: &Path, extra: &[&str]| {
+        let mut args = vec!["report", "--out", dir.to_str().unwrap(), "--quiet", "--no-plots"];
+        args.extend(ids);
+        args.extend(extra);
+        let o = mirrorflow(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let full = fresh_dir("unsharded");
+    run(&full, &["--jobs", "2"]);
+    let (s1, s2) = (fresh_dir("shard-1"), fresh_dir("shard-2"));
+    run(&s1, &["--shard", "1/2", "--jobs", "1"]);
+    run(&s2, &["--shard", "2/2", "--jobs", "3"]);
+    // a shard compared with the unsharded report sees only its own cards: no change, exit 0
+    let s1_again = fresh_dir("shard-1-diff");
+    run(&s1_again, &["--shard", "1/2", "--diff", full.join("report.json").to_str().unwrap()]);
+    // the split: sorted by id (escape-time, sign-flip, wd-equilibria), card i to shard i mod 2 + 1
+    let shard_ids = |dir: &Path| -> Vec<String> {
+        without_date(&dir.join("report.json"))["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(shard_ids(&s1), ["escape-time", "wd-equilibria"]);
+    assert_eq!(shard_ids(&s2), ["sign-flip"]);
+    assert_eq!(
+        without_date(&s1.join("report.json"))["shard"],
+        serde_json::json!({"index": 1, "count": 2, "selected": 3})
+    );
+    let merged = fresh_dir("merged");
+    let (r1, r2) = (s1.join("report.json"), s2.join("report.json"));
+    // the order of the inputs does not matter
+    let o = mirrorflow(&[
+        "report",
+        "--merge",
+        r2.to_str().unwrap(),
+        r1.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+        "--quiet",
+        "--no-plots",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // identical to the unsharded report: card order, verdicts, figures bit for bit, metadata
+    let (a, b) = (without_date(&full.join("report.json")), without_date(&merged.join("report.json")));
+    assert_eq!(a, b);
+    assert!(b.get("shard").is_none(), "a merged report is whole");
+    assert_eq!(
+        std::fs::read_to_string(full.join("report.md")).unwrap(),
+        std::fs::read_to_string(merged.join("report.md")).unwrap()
+    );
+    // and `diff` sees no change
+    let o =
+        mirrorflow(&["diff", full.join("report.json").to_str().unwrap(), merged.join("report.json").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no change"));
+
+    // bad merges: exit 2 naming --merge
+    let bad = fresh_dir("bad-merge");
+    let merge = |inputs: &[&Path]| {
+        let mut args = vec!["report", "--out", bad.to_str().unwrap(), "--quiet", "--no-plots", "--merge"];
+        args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+        mirrorflow(&args)
+    };
+    common::assert_bad_input(&merge(&[&r1]), "2/2 missing");
+    common::assert_bad_input(&merge(&[&r1, &r1]), "--merge");
+    common::assert_bad_input(&merge(&[&full.join("report.json"), &r2]), "sign-flip");
+}
+
+#[test]
+fn bad_shards_exit_2_and_empty_shards_are_valid_runs() {
+    for bad in ["0/2", "3/2", "1/0", "x", "1-2"] {
+        common::assert_bad_input(&mirrorflow(&["check", "sign-flip", "--shard", bad]), "--shard");
+        common::assert_bad_input(&mirrorflow(&["report", "sign-flip", "--shard", bad, "--no-plots"]), "--shard");
+    }
+    // one card in 3 shards: shard 3/3 is empty, exit 0, an empty list of outcomes
+    let o = mirrorflow(&["check", "sign-flip", "--shard", "3/3", "--format", "json", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), serde_json::json!([]));
+    // ... and its report holds no cards but records the shard, so the merge counts it
+    let out = fresh_dir("empty-shard");
+    let o = mirrorflow(&["report", "sign-flip", "--shard", "3/3", "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = without_date(&out.join("report.json"));
+    assert_eq!(r["cards"], serde_json::json!([]));
+    assert_eq!(r["shard"]["index"], 3);
+    // no plots in a shard: the merge draws them
+    assert!(!std::fs::read_dir(&out).unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "svg")));
+}
+
+#[test]
+fn sweep_streams_the_check_rows_point_by_point_and_resumes_shards() {
+    let grid = ["--set", "grid.alpha=[0.1,0.01]", "--set", "grid.depth=[2,3]", "--set", "grid.gamma=[1.0]"];
+    let lines =
+        |text: &str| -> Vec<serde_json::Value> { text.lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+    let mut args = vec!["sweep", "escape-time", "--jobs", "2"];
+    args.extend(grid);
+    let o = mirrorflow(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut all = lines(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(all.len(), 2 * 2 * 4, "alpha × depth × q points");
+    all.sort_by_key(|l| l["index"].as_u64());
+    // the rows of the sweep are the rows of `check`, in the same order
+    let mut args = vec!["check", "escape-time", "--no-controls", "--format", "json", "--quiet"];
+    args.extend(grid);
+    let o = mirrorflow(&args);
+    let check: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows: Vec<&serde_json::Value> = all.iter().flat_map(|l| l["rows"].as_array().unwrap()).collect();
+    let evidence = check[0]["evidence"].as_array().unwrap();
+    assert_eq!(rows.len(), evidence.len());
+    for (r, e) in rows.iter().zip(evidence) {
+        for key in ["case", "quantity", "predicted", "measured", "error", "tolerance"] {
+            assert_eq!(r[key], e[key], "{key}");
+        }
+    }
+    // shard 1/2 into a file, a line cut short (a killed job), then the rest resumed: every point
+    // once, equal to the unsharded sweep
+    let dir = fresh_dir("sweep");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sweep.jsonl");
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["sweep", "escape-time", "--resume", file.to_str().unwrap()];
+        args.extend(grid);
+        args.extend(extra);
+        let o = mirrorflow(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.stdout.is_empty());
+    };
+    resume(&["--shard", "1/2"]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), 8);
+    std::fs::write(&file, format!("{text}{{\"card\":\"escape-time\",\"ind")).unwrap();
+    resume(&["--jobs", "1"]);
+    resume(&[]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut again: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    again.sort_by_key(|l| l["index"].as_u64());
+    let strip = |v: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        v.iter()
+            .map(|l| {
+                let mut l = l.clone();
+                l.as_object_mut().unwrap().remove("seconds");
+                l
+            })
+            .collect()
+    };
+    assert_eq!(strip(&again), strip(&all));
+    common::assert_bad_input(&mirrorflow(&["sweep", "escape-time", "--shard", "3/2"]), "--shard");
+}
