@@ -688,13 +688,12 @@ fn coercive_init_leaves_zero_and_follows_the_lambda_balanced_closed_form() {
         let out = mirrorflow(&args);
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let traj: Vec<(f64, f64)> = v["trajectory"]
+        v["trajectory"]
             .as_array()
             .unwrap()
             .iter()
             .map(|s| (s["t"].as_f64().unwrap(), s["x"][0].as_f64().unwrap()))
-            .collect();
-        traj
+            .collect::<Vec<(f64, f64)>>()
     };
     for depth in ["2", "3"] {
         for q in ["2", "1.5", "1"] {
