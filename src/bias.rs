@@ -554,6 +554,21 @@ pub(crate) fn solve_conic(
     Ok(reference)
 }
 
+/// The residual `min_{x ≥ 0} ‖Ax − y‖₂` of the orthant feasibility problem, by non-negative least
+/// squares ([`crate::margin::nnls`]): zero (to rounding) iff some `x ≥ 0` solves `Ax = y`, the
+/// set a balanced one-sided model `x = ∏_i w_i` (all layers at α > 0) can reach.
+pub fn nonnegative_residual(a: &DMatrix<f64>, y: &DVector<f64>) -> f64 {
+    let x = crate::margin::nnls(a, y);
+    (a * x - y).norm()
+}
+
+/// `Some(residual)` when [`nonnegative_residual`] exceeds `1e−8·‖y‖` (the active-set solve
+/// stops at a gradient of 1e−13·‖A‖‖y‖, so a residual that large is the data's, not the solver's).
+pub fn nonnegative_infeasible(a: &DMatrix<f64>, y: &DVector<f64>) -> Option<f64> {
+    let r = nonnegative_residual(a, y);
+    (r > 1e-8 * y.norm()).then_some(r)
+}
+
 /// Whether some `x ≥ 0` solves `Ax = y` (the feasibility LP `min 0 s.t. Ax = y, x ≥ 0`, clarabel):
 /// false only on a certificate of infeasibility; a solver failure leaves the question to the dual
 /// solve, whose own failure is reported.

@@ -180,6 +180,110 @@ impl DataArgs {
     }
 }
 
+/// The deep diagonal model: one- or two-sided.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum ModelKind {
+    /// x = ∏_i w_i over the L layers.
+    OneSided,
+    /// x = ∏_i w⁺_i − ∏_i w⁻_i over the L layers (signed targets).
+    TwoSided,
+}
+
+/// The initialisation of every side of the model.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum InitKind {
+    /// Every layer at α (layer 1 at (α^q + λ)^{1/q} with --balance λ).
+    Balanced,
+    /// Layer 1 at 0, layers 2..L at α: x(0) = 0 (λ = −α^q; excludes --balance).
+    Coercive,
+}
+
+/// `--model`, `--init`, `--depth`, `--alpha`, `--balance`: the deep diagonal model of the
+/// data commands and its initialisation.
+#[derive(clap::Args)]
+struct ModelArgs {
+    /// one-sided x = ∏_i w_i, or two-sided x = ∏_i w⁺_i − ∏_i w⁻_i (both sides at the same init)
+    /// [default: one-sided; margin: two-sided]
+    #[arg(long, value_enum)]
+    model: Option<ModelKind>,
+    /// balanced: every layer at α; coercive: layer 1 at 0, the other layers at α, on each side.
+    #[arg(long, value_enum, default_value = "balanced")]
+    init: InitKind,
+    /// Depth L ≥ 1.
+    #[arg(long, allow_hyphen_values = true)]
+    depth: i64,
+    /// Initial scale α > 0 (required; margin: default 0.1).
+    #[arg(long, allow_hyphen_values = true)]
+    alpha: Option<f64>,
+    /// Imbalance λ (balanced init): layer 1 starts at (α^q + λ)^{1/q}, so |w_1|^q − |w_i|^q = λ.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    balance: f64,
+}
+
+/// A model built from [`ModelArgs`]: the map, its initialisation and the initial weights.
+struct BuiltModel {
+    model: DeepDiagonal,
+    init: Initialization,
+    w0: nalgebra::DVector<f64>,
+    depth: usize,
+    alpha: f64,
+    kind: ModelKind,
+}
+
+impl ModelArgs {
+    /// The model on R^dim at exponent q (the balance constants are in |w|^q units); `default` is
+    /// the command's model when --model is absent, `default_alpha` its α when --alpha is.
+    fn build(&self, dim: usize, q: f64, default: ModelKind, default_alpha: Option<f64>) -> InputResult<BuiltModel> {
+        let depth = check_depth("--depth", self.depth)?;
+        let alpha = match self.alpha.or(default_alpha) {
+            Some(a) => check_positive("--alpha", a)?,
+            None => return Err(InputError::new("--alpha", "required: the initial scale α > 0")),
+        };
+        let kind = self.model.unwrap_or(default);
+        let model = match kind {
+            ModelKind::OneSided => DeepDiagonal::new(depth, dim),
+            ModelKind::TwoSided => DeepDiagonal::two_sided(depth, dim),
+        };
+        let init = match self.init {
+            InitKind::Balanced => Initialization::lambda(alpha, depth, self.balance),
+            InitKind::Coercive if self.balance != 0.0 => {
+                return Err(InputError::new(
+                    "--balance",
+                    "the coercive init fixes layer 1 at 0 (λ = −α^q); drop --balance or use --init balanced",
+                ))
+            }
+            InitKind::Coercive => Initialization::coercive(alpha, depth, q),
+        };
+        let w0 = model.init(&init, q).map_err(|e| InputError::new("--balance", e.message))?;
+        Ok(BuiltModel { model, init, w0, depth, alpha, kind })
+    }
+}
+
+impl BuiltModel {
+    /// The model's description in JSON outputs.
+    fn json(&self, init: InitKind, balance: f64) -> serde_json::Value {
+        serde_json::json!({
+            "model": match self.kind { ModelKind::OneSided => "one-sided", ModelKind::TwoSided => "two-sided" },
+            "init": if init == InitKind::Coercive { "coercive" } else { "balanced" },
+            "depth": self.depth, "alpha": self.alpha, "balance": balance,
+        })
+    }
+
+    /// A one-sided model from a positive (balanced) init on squared-loss data that no x ≥ 0 fits
+    /// (the orthant feasibility problem by NNLS): warn on stderr and return the residual.
+    fn warn_if_infeasible(&self, problem: &Problem, init: InitKind) -> Option<f64> {
+        if self.model.two_sided || init == InitKind::Coercive || problem.loss != mirrorflow::problem::Loss::Squared {
+            return None;
+        }
+        let r = mirrorflow::bias::nonnegative_infeasible(&problem.a, &problem.y)?;
+        eprintln!(
+            "warning: no x ≥ 0 fits the data: residual min_(x≥0) ‖Ax − y‖ = {r:.3e}; the one-sided model \
+             from a positive init reaches other x only through a layer crossing 0; use --model two-sided"
+        );
+        Some(r)
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum LossScaleArg {
     /// f = ½‖Ax − y‖².
@@ -358,18 +462,11 @@ enum Command {
     Flow {
         #[command(flatten)]
         data: DataArgs,
-        /// Depth L ≥ 1.
-        #[arg(long, allow_hyphen_values = true)]
-        depth: i64,
+        #[command(flatten)]
+        model: ModelArgs,
         /// Steepest-descent exponent q ∈ [1, 2].
         #[arg(long, allow_hyphen_values = true)]
         q: f64,
-        /// Initial scale α > 0.
-        #[arg(long, allow_hyphen_values = true)]
-        alpha: f64,
-        /// Imbalance λ: layer 1 starts at (α^q + λ)^{1/q}.
-        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-        balance: f64,
         /// Weight decay μ ≥ 0.
         #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         weight_decay: f64,
@@ -437,15 +534,9 @@ enum Command {
         /// Number of steps K ≥ 1.
         #[arg(long, allow_hyphen_values = true)]
         steps: i64,
-        /// Depth L ≥ 1.
-        #[arg(long, allow_hyphen_values = true)]
-        depth: i64,
-        /// Initial scale α > 0.
-        #[arg(long, allow_hyphen_values = true)]
-        alpha: f64,
-        /// Imbalance λ: layer 1 starts at (α^q + λ)^{1/q} (q = 2 for GD, 1 otherwise).
-        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-        balance: f64,
+        /// The model (its --balance in |w|^q units: q = 2 for GD, 1 otherwise).
+        #[command(flatten)]
+        model: ModelArgs,
         /// Weight decay μ ≥ 0.
         #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
         weight_decay: f64,
@@ -470,24 +561,17 @@ enum Command {
     /// Predict the GF limit on your data: the Bregman projection argmin D_R(x, x0) s.t. Ax = y.
     #[command(after_help = "Examples:
   mirrorflow bias --data data.json --depth 2 --alpha 0.01
-  mirrorflow bias --data data.json --depth 3 --alpha 0.1 --two-sided --compare-flow --format json")]
+  mirrorflow bias --data data.json --depth 3 --alpha 0.1 --model two-sided --compare-flow --format json")]
     Bias {
         #[command(flatten)]
         data: DataArgs,
-        /// Depth L ≥ 1.
-        #[arg(long, allow_hyphen_values = true)]
-        depth: i64,
+        #[command(flatten)]
+        model: ModelArgs,
         /// Steepest-descent exponent: the Bregman projection is the limit for q = 2 only.
         #[arg(long, default_value_t = 2.0, allow_hyphen_values = true)]
         q: f64,
-        /// Initial scale α > 0.
-        #[arg(long, allow_hyphen_values = true)]
-        alpha: f64,
-        /// Imbalance λ: layer 1 starts at (α^q + λ)^{1/q}.
-        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-        balance: f64,
-        /// Two-sided model x = ∏w⁺ − ∏w⁻.
-        #[arg(long)]
+        /// Alias of --model two-sided (kept for existing scripts).
+        #[arg(long, conflicts_with = "model")]
         two_sided: bool,
         /// Also run gradient flow to loss ≤ 1e−14 and report its limit and the distance.
         #[arg(long)]
@@ -520,15 +604,12 @@ enum Command {
         /// The labels of CSV or .npy data (.csv or .npy).
         #[arg(long)]
         targets: Option<PathBuf>,
-        /// Depth L ≥ 1 of the two-sided model x = ∏w⁺ − ∏w⁻.
-        #[arg(long, allow_hyphen_values = true)]
-        depth: i64,
+        /// The model (default two-sided, α = 0.1).
+        #[command(flatten)]
+        model: ModelArgs,
         /// Steepest-descent exponent q ∈ [1, 2] (1: sign flow).
         #[arg(long, default_value_t = 2.0, allow_hyphen_values = true)]
         q: f64,
-        /// Initial scale α > 0 (balanced).
-        #[arg(long, default_value_t = 0.1, allow_hyphen_values = true)]
-        alpha: f64,
         /// Increasing flow times, comma-separated (default 1e14,…,1e300 for q > 1; 10,…,2560 for q = 1).
         #[arg(long)]
         times: Option<String>,
@@ -773,9 +854,7 @@ fn run(cli: Cli) -> InputResult<bool> {
             optimizer,
             lr,
             steps,
-            depth,
-            alpha,
-            balance,
+            model: model_args,
             weight_decay,
             decay,
             beta1,
@@ -797,8 +876,6 @@ fn run(cli: Cli) -> InputResult<bool> {
                     ),
                 ));
             }
-            let depth = check_depth("--depth", depth)?;
-            let alpha = check_positive("--alpha", alpha)?;
             let mu = check_nonnegative("--weight-decay", weight_decay)?;
             let adam = Method::Adam {
                 beta1: check_beta("--beta1", beta1)?,
@@ -817,10 +894,9 @@ fn run(cli: Cli) -> InputResult<bool> {
                 (_, Decay::Coupled) => WeightDecay::Coupled(mu),
                 (_, Decay::Decoupled) => WeightDecay::Decoupled(mu),
             };
-            let model = DeepDiagonal::new(depth, problem.dim());
-            let w0 = model
-                .init(&Initialization::lambda(alpha, depth, balance), q)
-                .map_err(|e| InputError::new("--balance", e.message))?;
+            let built = model_args.build(problem.dim(), q, ModelKind::OneSided, None)?;
+            built.warn_if_infeasible(&problem, model_args.init);
+            let (model, w0) = (built.model, built.w0.clone());
             let opt = Optimizer { method, lr, decay };
             // the steps to record: the nearest step to each sample time η·k (repeats dropped)
             let record: Vec<u64> = match (&sampling.times, sampling.samples) {
@@ -869,6 +945,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                     "reason": (!finite).then_some("the iterates diverged (non-finite loss or weights)"),
                     "x": x.as_slice(), "loss": loss, "steps": state.k, "balance": balances.as_slice(),
                     "balance_exponent": q, "w": state.w.as_slice(), "lr": lr, "flow_time": lr * state.k as f64,
+                    "model": built.json(model_args.init, model_args.balance),
                     "trajectory": trajectory,
                 });
                 print_json(out);
@@ -886,10 +963,8 @@ fn run(cli: Cli) -> InputResult<bool> {
             }
             Ok(finite)
         }
-        Command::Flow { data, depth, q, alpha, balance, weight_decay, decay, t_end, until_loss, sampling, format } => {
-            let depth = check_depth("--depth", depth)?;
+        Command::Flow { data, model: model_args, q, weight_decay, decay, t_end, until_loss, sampling, format } => {
             let q = check_q("--q", q)?;
-            let alpha = check_positive("--alpha", alpha)?;
             let mu = check_nonnegative("--weight-decay", weight_decay)?;
             let t_end = check_positive("--t-end", t_end)?;
             if let Some(e) = until_loss {
@@ -898,9 +973,9 @@ fn run(cli: Cli) -> InputResult<bool> {
             let times = sampling.times(t_end)?;
             let t_end = *times.last().expect("at least one sample time");
             let problem = data.load()?;
-            let model = DeepDiagonal::new(depth, problem.dim());
-            let init = Initialization::lambda(alpha, depth, balance);
-            let w0 = model.init(&init, q).map_err(|e| InputError::new("--balance", e.message))?;
+            let built = model_args.build(problem.dim(), q, ModelKind::OneSided, None)?;
+            built.warn_if_infeasible(&problem, model_args.init);
+            let (model, w0) = (built.model, built.w0.clone());
             let decay = match (mu, decay) {
                 (0.0, _) => WeightDecay::None,
                 (_, Decay::Coupled) => WeightDecay::Coupled(mu),
@@ -948,7 +1023,8 @@ fn run(cli: Cli) -> InputResult<bool> {
                     "status": status.label(), "reason": reason, "stationary_at": stationary_at,
                     "x": x.as_slice(), "loss": loss, "t": t, "reached": reached,
                     "w": w.as_slice(), "stats": stats,
-                    "depth": depth, "q": q, "alpha": alpha, "balance": balance,
+                    "depth": built.depth, "q": q, "alpha": built.alpha, "balance": model_args.balance,
+                    "model": built.json(model_args.init, model_args.balance),
                     "trajectory": trajectory,
                 });
                 print_json(out);
@@ -1025,13 +1101,18 @@ fn bias_gd(
 
 /// `mirrorflow margin`: see the subcommand's doc.
 fn margin(cmd: Command) -> InputResult<bool> {
-    use mirrorflow::margin::{margin_exponent, max_margin, norm, prediction, signed_data, sweep};
-    let Command::Margin { data, targets, depth, q, alpha, times, support, format } = cmd else {
+    use mirrorflow::margin::{margin_exponent, max_margin, norm, prediction, signed_data, sweep_from};
+    let Command::Margin { data, targets, model: model_args, q, times, support, format } = cmd else {
         unreachable!("margin subcommand")
     };
-    let depth = check_depth("--depth", depth)?;
     let q = check_q("--q", q)?;
-    let alpha = check_positive("--alpha", alpha)?;
+    if model_args.model == Some(ModelKind::OneSided) {
+        return Err(InputError::new(
+            "--model",
+            "margin predicts the max-margin point over all signs of x, the limit of the two-sided model; \
+             a one-sided model (x ≥ 0) is not supported here",
+        ));
+    }
     let support = check_positive("--support", support)?;
     let times: Vec<f64> = match times {
         Some(list) => list
@@ -1049,8 +1130,10 @@ fn margin(cmd: Command) -> InputResult<bool> {
             InputError::new(format!("{}: {}", targets.unwrap_or(data).display(), e.location), e.message)
         })?;
     }
+    let built = model_args.build(problem.dim(), q, ModelKind::TwoSided, Some(0.1))?;
+    let (depth, alpha) = (built.depth, built.alpha);
     let r = margin_exponent(q, depth);
-    let run = sweep(&problem, depth, q, alpha, &times, r, &Default::default()).map_err(|e| {
+    let run = sweep_from(&problem, &built.model, &built.w0, q, &times, r, &Default::default()).map_err(|e| {
         let field = if e.location == "loss" { format!("{source}: loss") } else { format!("--{}", e.location) };
         InputError::new(field, e.message)
     })?;
@@ -1069,14 +1152,16 @@ fn margin(cmd: Command) -> InputResult<bool> {
     let direction = last / norm(last, f64::INFINITY);
     if format == Format::Json {
         let out = serde_json::json!({
-            "depth": depth, "q": q, "alpha": alpha, "exponent": r, "times": s.times, "margins": s.margins,
+            "depth": depth, "q": q, "alpha": alpha, "model": built.json(model_args.init, model_args.balance),
+            "exponent": r, "times": s.times, "margins": s.margins,
             "smoothed_margins": s.smoothed, "alive": alive, "kkt_margin": kkt_margin,
             "global_margin": global_margin, "direction": direction.as_slice(), "stats": s.stats,
         });
         print_json(out);
         return Ok(true);
     }
-    println!("two-sided L = {depth}, q = {q}, α = {alpha}: max margin in ℓ_r, r = p/L = {}", display_number(r));
+    let init = if model_args.init == InitKind::Coercive { ", coercive init" } else { "" };
+    println!("two-sided L = {depth}, q = {q}, α = {alpha}{init}: max margin in ℓ_r, r = p/L = {}", display_number(r));
     for (t, m) in s.times.iter().zip(&s.margins) {
         let gap = (kkt_margin - m) / kkt_margin;
         println!("t = {:<8} margin {:<10} gap to the KKT point {gap:.2e}", format!("{t:e}"), display_number(*m));
@@ -1395,16 +1480,13 @@ fn escape_blow_up(depth: usize, q: f64, alpha: f64, gamma: f64, format: Format) 
 }
 
 fn bias(cmd: Command) -> InputResult<bool> {
-    let Command::Bias { data, depth, q, alpha, balance, two_sided, compare_flow, optimizer, lr, t_end, format } = cmd
-    else {
+    let Command::Bias { data, model: model_args, q, two_sided, compare_flow, optimizer, lr, t_end, format } = cmd else {
         unreachable!("bias subcommand")
     };
-    let depth = check_depth("--depth", depth)?;
     let q = check_q("--q", q)?;
     if q != 2.0 {
         return Err(InputError::new("--q", "the Bregman projection is the flow limit only for q = 2 (THEORY §5)"));
     }
-    let alpha = check_positive("--alpha", alpha)?;
     let t_end = check_positive("--t-end", t_end)?;
     let source = data.data.display().to_string();
     let problem = data.load()?;
@@ -1418,21 +1500,57 @@ fn bias(cmd: Command) -> InputResult<bool> {
             "the norms of the data overflow f64 (‖A‖ or ‖y‖ is infinite): rescale the data",
         ));
     }
-    let model =
-        if two_sided { DeepDiagonal::two_sided(depth, problem.dim()) } else { DeepDiagonal::new(depth, problem.dim()) };
-    let init = Initialization::lambda(alpha, depth, balance);
-    let w0 = model.init(&init, q).map_err(|e| InputError::new("--balance", e.message))?;
+    let default = if two_sided { ModelKind::TwoSided } else { ModelKind::OneSided };
+    let built = model_args.build(problem.dim(), q, default, None)?;
+    let (model, init, w0) = (built.model, built.init.clone(), built.w0.clone());
+    let (depth, alpha, balance, two_sided) = (built.depth, built.alpha, model_args.balance, model.two_sided);
     if optimizer == BiasOptimizer::Gd {
         return bias_gd(&problem, &w0, depth, two_sided, balance, lr, compare_flow, format);
     } else if lr.is_some() {
         return Err(InputError::new("--lr", "a step size is read with --optimizer gd only"));
     }
     let (a, y) = (&problem.a, &problem.y);
-    let proj = mirrorflow::checks::bias::predicted_limit(&model, &w0, q, &init.constants, a, a, y);
+    // infeasible data, said in words: no x at all (least squares, SVD), or no x ≥ 0 for a one-sided
+    // model whose solve failed (NNLS: the balanced potential lives on x > 0)
+    let ls = a.clone().svd(true, true).solve(y, 1e-12 * a.norm()).map(|x| (a * x - y).norm()).unwrap_or(f64::INFINITY);
+    let infeasible = if ls > 1e-8 * y.norm() {
+        Some((ls, format!("no x solves Ax = y: the least-squares residual min_x ‖Ax − y‖ is {ls:.3e}; the data are inconsistent and no model interpolates them")))
+    } else {
+        None
+    };
+    let proj = infeasible
+        .is_none()
+        .then(|| mirrorflow::checks::bias::predicted_limit(&model, &w0, q, &init.constants, a, a, y));
+    let infeasible = infeasible.or_else(|| {
+        let failed = proj.as_ref().is_some_and(|p| !p.converged && !p.x.iter().all(|v| v.is_finite()));
+        if !failed || two_sided {
+            return None;
+        }
+        mirrorflow::bias::nonnegative_infeasible(a, y).map(|r| {
+            (r, format!("no x ≥ 0 solves Ax = y: the residual min_(x≥0) ‖Ax − y‖ is {r:.3e}, and the one-sided potential from this init lives on x > 0; use --model two-sided"))
+        })
+    });
+    let model_json = built.json(model_args.init, model_args.balance);
+    if let Some((residual, reason)) = infeasible {
+        eprintln!("INCONCLUSIVE: {reason}");
+        if format == Format::Json {
+            print_json(serde_json::json!({
+                "status": "inconclusive", "reason": reason, "x": null, "infeasibility_residual": residual,
+                "converged": false, "depth": depth, "q": q, "alpha": alpha, "balance": balance,
+                "two_sided": two_sided, "model": model_json,
+            }));
+        } else {
+            println!("no interpolator: {reason}");
+        }
+        return Ok(false);
+    }
+    let proj = proj.expect("solved when feasible");
     let mut out = serde_json::json!({
+        "status": if proj.converged { "ok" } else { "inconclusive" },
+        "reason": (!proj.converged).then_some("the dual solve did not converge"),
         "x": proj.x.as_slice(), "residual": proj.residual, "objective": proj.objective, "gap": proj.gap,
         "converged": proj.converged, "stats": proj.stats,
-        "depth": depth, "q": q, "alpha": alpha, "balance": balance, "two_sided": two_sided,
+        "depth": depth, "q": q, "alpha": alpha, "balance": balance, "two_sided": two_sided, "model": model_json,
     });
     let mut ok = proj.converged;
     if !proj.converged {

@@ -225,6 +225,22 @@ pub fn sweep(
     r: f64,
     settings: &Settings,
 ) -> InputResult<Result<Sweep, IntegrationFailure>> {
+    let model = DeepDiagonal::two_sided(depth, problem.dim());
+    let w0 = model.init(&Initialization::balanced(alpha, depth), q)?;
+    sweep_from(problem, &model, &w0, q, times, r, settings)
+}
+
+/// [`sweep`] for any deep diagonal `model` started at `w0` (e.g. a coercive init).
+pub fn sweep_from(
+    problem: &Problem,
+    model: &DeepDiagonal,
+    w0: &DVector<f64>,
+    q: f64,
+    times: &[f64],
+    r: f64,
+    settings: &Settings,
+) -> InputResult<Result<Sweep, IntegrationFailure>> {
+    let depth = model.depth;
     if problem.loss != Loss::Exponential {
         return Err(InputError::new("loss", "margins are measured for the exponential loss"));
     }
@@ -238,10 +254,8 @@ pub fn sweep(
     let log_loss = Problem { loss: Loss::LogExponential, ..problem.clone() };
     // sign flows: ln F has the signs of ∇F and never underflows
     let driven = if q == 1.0 { &log_loss } else { problem };
-    let model = DeepDiagonal::two_sided(depth, problem.dim());
-    let w0 = model.init(&Initialization::balanced(alpha, depth), q)?;
-    let flow = SteepestFlow { problem: driven, model: &model, q, decay: WeightDecay::None };
-    let traj = match trajectory(&flow, &w0, times, settings) {
+    let flow = SteepestFlow { problem: driven, model, q, decay: WeightDecay::None };
+    let traj = match trajectory(&flow, w0, times, settings) {
         Ok(t) => t,
         Err(e) => return Ok(Err(e)),
     };

@@ -66,7 +66,13 @@ impl Initialization {
         Self { alpha, constants }
     }
 
-    /// The starting value of every layer, validated: needs `α^q + λ_i > 0`.
+    /// Coercive: layer 1 at 0, layers 2..L at α (`λ_1 = −α^q`, the others 0), so `x(0) = 0` on each
+    /// side while the other layers keep the gain `∏_{j≠1} |w_j|^q = α^{q(L−1)}` of layer 1 non-zero.
+    pub fn coercive(alpha: f64, depth: usize, q: f64) -> Self {
+        Self::lambda(alpha, depth, -alpha.powf(q))
+    }
+
+    /// The starting value of every layer, validated: needs `α^q + λ_i ≥ 0` (0: a coercive layer).
     pub fn layer_values(&self, q: f64) -> InputResult<Vec<f64>> {
         crate::error::check_positive("alpha", self.alpha)?;
         self.constants
@@ -74,12 +80,12 @@ impl Initialization {
             .enumerate()
             .map(|(i, &c)| {
                 let base = self.alpha.powf(q) + c;
-                if c.is_finite() && base > 0.0 {
+                if c.is_finite() && base >= 0.0 {
                     Ok(base.powf(1.0 / q))
                 } else {
                     Err(InputError::new(
                         "balance",
-                        format!("layer {} constant {c} needs α^q + λ > 0 (α = {}, q = {q})", i + 1, self.alpha),
+                        format!("layer {} constant {c} needs α^q + λ ≥ 0 (α = {}, q = {q})", i + 1, self.alpha),
                     ))
                 }
             })

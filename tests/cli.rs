@@ -754,3 +754,167 @@ fn escape_coercive_and_blow_up_reject_bad_input() {
         "--alpha",
     );
 }
+
+/// Signed-target data no x ≥ 0 can fit: A ≥ 0 entrywise (|entries| of a seeded regression) and
+/// y = A x* for a signed sparse x*, with some y_k < 0 (checked): then Ax ≥ 0 for every x ≥ 0.
+fn signed_data(name: &str) -> (DMatrix<f64>, DVector<f64>, PathBuf) {
+    let (a, _) = user_problem(4, 10);
+    let a = a.map(f64::abs);
+    let mut star = DVector::zeros(10);
+    star[0] = 1.0;
+    star[1] = -3.0;
+    let y = &a * &star;
+    assert!(y.iter().any(|v| *v < 0.0), "a negative target makes x ≥ 0 infeasible: {y}");
+    let rows: Vec<Vec<f64>> = (0..a.nrows()).map(|i| a.row(i).iter().copied().collect()).collect();
+    let data = write_data(name, &serde_json::json!({ "a": rows, "y": y.as_slice() }).to_string());
+    (a, y, data)
+}
+
+fn x_of(v: &serde_json::Value) -> DVector<f64> {
+    DVector::from_vec(v["x"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+}
+
+#[test]
+fn two_sided_flow_reaches_the_two_sided_bregman_projection_and_one_sided_runs_warn() {
+    let (a, y, data) = signed_data("two-sided");
+    let d = data.to_str().unwrap();
+    for (depth, alpha) in [("2", "0.1"), ("2", "0.5"), ("3", "0.3")] {
+        let common = ["--data", d, "--depth", depth, "--alpha", alpha, "--model", "two-sided", "--format", "json"];
+        let mut args = vec!["flow", "--q", "2", "--until-loss", "1e-14", "--t-end", "1e6"];
+        args.extend(common);
+        let out = mirrorflow(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "a two-sided run does not warn");
+        let flow: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(flow["model"]["model"], "two-sided");
+        let xf = x_of(&flow);
+        let mut args = vec!["bias"];
+        args.extend(common);
+        let out = mirrorflow(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let bias: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(bias["status"], "ok");
+        let xb = x_of(&bias);
+        // the flow reaches the interpolator: loss ≤ 1e-14 is a residual ‖Ax − y‖ ≤ 1.5e-7
+        assert!((&a * &xf - &y).norm() <= 1.5e-7);
+        // GF of the two-sided model is a mirror flow for every α, so its limit IS the projection
+        // (no small-α asymptotics). What separates the two: the flow stops at residual r ≤ 1.5e-7,
+        // and the rest of its path moves x by ≈ r times the conditioning of the mirror map on the
+        // data (the Hessian of the potential scales like 1/(gain) ≥ 1/(L·max|x|^{2−2/L}) ≈ 1/6 here,
+        // σ_min(A) ≈ 0.3): ≲ 1e-5; Dop853 at rtol 1e-12 adds ≤ 1e-9. Tolerance 1e-5·(1 + ‖x‖).
+        let dist = (&xf - &xb).norm();
+        assert!(dist <= 1e-5 * (1.0 + xb.norm()), "L={depth} α={alpha}: |flow − projection| = {dist:.3e}");
+        // the one-sided run on the same data warns and does not fit
+        let out = mirrorflow(&["flow", "--q", "2", "--data", d, "--depth", depth, "--alpha", alpha, "--t-end", "100"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no x ≥ 0 fits the data: residual") && err.contains("--model two-sided"), "{err}");
+        let out = mirrorflow(&[
+            "train",
+            "--optimizer",
+            "gd",
+            "--lr",
+            "0.01",
+            "--steps",
+            "10",
+            "--data",
+            d,
+            "--depth",
+            depth,
+            "--alpha",
+            alpha,
+        ]);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no x ≥ 0 fits the data"));
+        // and the one-sided projection says so in words: inconclusive, no NaN
+        let out = mirrorflow(&["bias", "--data", d, "--depth", depth, "--alpha", alpha, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["status"], "inconclusive");
+        assert!(v["reason"].as_str().unwrap().contains("no x ≥ 0 solves Ax = y"), "{v}");
+        assert!(v["infeasibility_residual"].as_f64().unwrap() > 1e-3);
+        let out = mirrorflow(&["bias", "--data", d, "--depth", depth, "--alpha", alpha]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("no x ≥ 0 solves Ax = y") && !text.contains("NaN") && !text.contains("inf"), "{text}");
+    }
+    // `--two-sided` is an alias of `--model two-sided`, and conflicts with --model
+    let alias = mirrorflow(&["bias", "--data", d, "--depth", "2", "--alpha", "0.1", "--two-sided", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&alias.stdout).unwrap();
+    assert_eq!(v["model"]["model"], "two-sided");
+    let both =
+        mirrorflow(&["bias", "--data", d, "--depth", "2", "--alpha", "0.1", "--two-sided", "--model", "one-sided"]);
+    assert_eq!(both.status.code(), Some(2));
+    // inconsistent data: no model interpolates; said in words
+    let incons = write_data("inconsistent", r#"{"a": [[1, 0], [1, 0], [0, 1]], "y": [1, 2, 1]}"#);
+    let out =
+        mirrorflow(&["bias", "--data", incons.to_str().unwrap(), "--depth", "2", "--alpha", "0.1", "--two-sided"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no x solves Ax = y: the least-squares residual"));
+}
+
+#[test]
+fn coercive_init_leaves_zero_and_follows_the_lambda_balanced_closed_form() {
+    // f(x) = ½(x − y)², y = 1: the gradient −(x − y) > 0 at x = 0 pushes x up
+    let data = write_data("coercive", r#"{"a": [[1.0]], "y": [1.0]}"#);
+    let d = data.to_str().unwrap();
+    let run = |depth: &str, q: &str, extra: &[&str]| {
+        let mut args = vec!["flow", "--data", d, "--depth", depth, "--q", q, "--alpha", "0.3", "--init", "coercive"];
+        args.extend(extra);
+        args.extend(["--times", "0.001,0.01,0.1,0.5,1,2,4", "--format", "json"]);
+        let out = mirrorflow(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["trajectory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["t"].as_f64().unwrap(), s["x"][0].as_f64().unwrap()))
+            .collect::<Vec<(f64, f64)>>()
+    };
+    for depth in ["2", "3"] {
+        for q in ["2", "1.5", "1"] {
+            for model in ["one-sided", "two-sided"] {
+                let traj = run(depth, q, &["--model", model]);
+                assert_eq!(traj[0], (0.0, 0.0), "L={depth} q={q} {model}: x(0) = 0");
+                assert!(traj[1..].iter().all(|(_, x)| *x > 0.0), "L={depth} q={q} {model}: x(t) > 0: {traj:?}");
+            }
+        }
+    }
+    // depth 2, q = 2, one-sided: x = uv, u0 = 0, v0 = α. GF u̇ = −(x − y)v, v̇ = −(x − y)u conserves
+    // u² − v² = λ = −α² (the λ-balanced model), so u² + v² = √(λ² + 4x²) and
+    //   ẋ = u̇v + uv̇ = (y − x)(u² + v²) = (y − x)√(α⁴ + 4x²).
+    // Separating, with k = α²/2 and R = √(y² + k²) (∫dξ/((ξ − y)√(ξ² + k²)) is standard):
+    //   t(x) = [ln|(yx + k² + R√(x² + k²))/(x − y)| − ln|(k² + Rk)/y|] / (2R).
+    // The flow's x(t) is put into t(x): Dop853 at rtol 1e-12 gives x to ≈ 1e-13, and dt = dx/ẋ with
+    // ẋ ≥ 2(y − x) ≥ 2·0.014 at t ≤ 4 (x(4) ≈ 0.986), α² = 0.09 near 0: |t(x) − t| ≤ 1e-9.
+    let (alpha, y) = (0.3f64, 1.0f64);
+    let k = alpha * alpha / 2.0;
+    let r = (y * y + k * k).sqrt();
+    let t_of = |x: f64| {
+        (((y * x + k * k + r * (x * x + k * k).sqrt()) / (x - y)).abs().ln() - ((k * k + r * k) / y).abs().ln())
+            / (2.0 * r)
+    };
+    let traj = run("2", "2", &[]);
+    for (t, x) in &traj[1..] {
+        assert!((t_of(*x) - t).abs() <= 1e-9, "t = {t}: closed form gives t(x) = {}", t_of(*x));
+    }
+    // a wrong balance (λ = 0, the balanced model's ẋ = 2(y − x)|x|, stuck at 0) would not leave 0;
+    // the coercive init excludes --balance
+    assert_bad_input(
+        &mirrorflow(&[
+            "flow",
+            "--data",
+            d,
+            "--depth",
+            "2",
+            "--q",
+            "2",
+            "--alpha",
+            "0.3",
+            "--init",
+            "coercive",
+            "--balance",
+            "0.1",
+        ]),
+        "--balance",
+    );
+}
