@@ -40,6 +40,7 @@ impl Regime {
     pub fn of_exponent(kappa: f64) -> Self {
         if kappa.abs() <= 1e-12 {
             Regime::Logarithmic
+        // (cargo-mutants: `<=` here is equivalent, κ = 0 is taken by the branch above)
         } else if kappa < 0.0 {
             Regime::Bounded
         } else {

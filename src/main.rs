@@ -1480,7 +1480,8 @@ fn escape_blow_up(depth: usize, q: f64, alpha: f64, gamma: f64, format: Format) 
 }
 
 fn bias(cmd: Command) -> InputResult<bool> {
-    let Command::Bias { data, model: model_args, q, two_sided, compare_flow, optimizer, lr, t_end, format } = cmd else {
+    let Command::Bias { data, model: model_args, q, two_sided, compare_flow, optimizer, lr, t_end, format } = cmd
+    else {
         unreachable!("bias subcommand")
     };
     let q = check_q("--q", q)?;

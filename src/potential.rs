@@ -133,6 +133,7 @@ impl Potential for Balanced {
     }
 
     fn closed_form_inverse(&self) -> bool {
+        // (cargo-mutants: `false` is equivalent in value: it only selects the numerical route)
         true
     }
 }
@@ -179,6 +180,7 @@ impl Potential for LambdaBalanced {
     }
 
     fn closed_form_inverse(&self) -> bool {
+        // (cargo-mutants: `false` is equivalent in value: it only selects the numerical route)
         self.q == 1.0 || self.q == 2.0
     }
 }
@@ -222,6 +224,7 @@ impl LayerConstants {
         let excess = |tau: f64| self.offsets.iter().map(|d| (tau.exp() + d).ln()).sum::<f64>() - ln_target;
         // a failed root (NaN data) propagates as NaN and ends the integration as non-finite; the
         // bracket is padded so that rounding cannot lose the sign change when all δ_i = 0
+        // (cargo-mutants: `/` for `*` in the tolerance only tightens it below rounding: equivalent)
         let tau = brent(excess, lo - 1e-9, hi.ln() + 1e-9, 1e-15 * (1.0 + hi.ln().abs())).unwrap_or(f64::NAN);
         self.offsets.iter().map(|d| tau.exp() + d).collect()
     }

@@ -186,6 +186,7 @@ pub fn predicted_limit(
     let (coef, expo) = match decay {
         _ if limit == Limit::MirrorRegulariser => (mu, 1.0 - crate::geometry::mirror_exponent(depth, q)),
         Decay::Decoupled if q == 1.0 => return Ok(b.min(mu.powf(-l))),
+        // (cargo-mutants: dropping `q < 2` is equivalent, q = 2 gives p = 2 and the coupled law below)
         Decay::Decoupled if q < 2.0 => {
             let p = dual_exponent(q);
             (mu.powf(p - 1.0), p / l - 1.0)
@@ -197,6 +198,7 @@ pub fn predicted_limit(
     if s0 == 0.0 {
         return Ok(x0);
     }
+    // (cargo-mutants: `<=` is equivalent, s0 = 0 returned above)
     let ratio: f64 = if s0 < 0.0 { 1.001 } else { 1.0 / 1.001 };
     let mut a = x0;
     for _ in 0..1_000_000 {
