@@ -805,6 +805,50 @@ pub fn run_sign_flow(
     Ok(tr)
 }
 
+/// SignGF with a piecewise-constant decoupled decay (a decay schedule as a per-step scheduler
+/// applies it): `ẇ = −sign(∇_w F) − μ_k w` on `[s_k, s_{k+1})`, where `pieces = [(s_0 = 0, μ_0),
+/// (s_1, μ_1), …]` has increasing starts and `μ_k ≥ 0`. Each piece is one run of the event-driven
+/// engine from the state the previous piece ended in; the trajectory holds the sample `times` only.
+pub fn run_sign_flow_piecewise(
+    problem: &Problem,
+    model: &DeepDiagonal,
+    pieces: &[(f64, f64)],
+    w0: &DVector<f64>,
+    times: &[f64],
+    settings: &Settings,
+) -> Result<Trajectory, IntegrationFailure> {
+    assert!(
+        pieces.first().is_some_and(|p| p.0 == 0.0) && pieces.windows(2).all(|p| p[0].0 < p[1].0),
+        "pieces start at 0 with increasing starts"
+    );
+    let mut tr = Trajectory::start(0.0, w0);
+    let mut w = w0.clone();
+    let t_last = times.last().copied().unwrap_or(0.0);
+    for (k, &(start, mu)) in pieces.iter().enumerate() {
+        if start >= t_last {
+            break;
+        }
+        // this piece covers (start, end]: its sample times, then its end if the run goes on
+        let end = pieces.get(k + 1).map_or(t_last, |p| p.0.min(t_last));
+        let mut inside: Vec<f64> = times.iter().copied().filter(|&t| t > start && t <= end).collect();
+        if inside.last() != Some(&end) {
+            inside.push(end);
+        }
+        let engine = DiagonalSignFlow::new(problem, model, mu);
+        let piece = engine.run(&w, start, &inside, None, settings)?;
+        tr.stats += piece.stats;
+        w = piece.last().clone();
+        for (t, y) in piece.t.into_iter().zip(piece.y).skip(1) {
+            if times.contains(&t) && t > tr.t_end() {
+                tr.t.push(t);
+                tr.y.push(y);
+            }
+        }
+    }
+    tr.status = FlowStatus::Ok;
+    Ok(tr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -905,6 +949,58 @@ mod tests {
             assert!(dist[3] < 1e-2 && dist[3] < 0.1 * dist[1], "{name}: {dist:?}");
             assert!(order > 0.6, "{name}: order {order}");
         }
+    }
+
+    #[test]
+    fn piecewise_decay_matches_one_run_and_signgd_with_the_same_schedule() {
+        let p = Problem::random_regression(1, 30, 10, 3);
+        let model = DeepDiagonal::new(2, 10);
+        let w0 = model.init(&Initialization::balanced(0.1, 2), 1.0).unwrap();
+        let set = Settings::default();
+        let times = [0.5, 1.0, 1.5, 2.0];
+        // two pieces of the same μ restart the engine at t = 1 from the state it reached: the same
+        // flow as one run, up to the integration error (rtol 1e−12 inside the engine; measured
+        // 1.4e−10 at t = 2)
+        let one = run_sign_flow(&p, &model, 0.2, &w0, &times, None, &set).unwrap();
+        let two = run_sign_flow_piecewise(&p, &model, &[(0.0, 0.2), (1.0, 0.2)], &w0, &times, &set).unwrap();
+        assert_eq!(two.t, [0.0, 0.5, 1.0, 1.5, 2.0]);
+        // compared in x: weights of coordinates resting at 0 are determined only to the engine's
+        // zero threshold (measured: |w| 5e−6 vs 3e−7 at t = 2, x = uv ≈ 1e−11 in both)
+        for (a, b) in one.y.iter().zip(&two.y) {
+            let gap = (model.x(a) - model.x(b)).norm();
+            assert!(gap < 1e-8, "the restart moved x by {gap:.2e}");
+        }
+        // a decay that drops from 0.2 to 0.05 at t = 1, from an imbalanced init (layer 1 at 0.4, layer
+        // 2 at 0.1), against SignGD (η = 1e−4) run with the same decay per step, the drop at step
+        // 10 000. Compared in x and in the imbalance |u| − |v| of the active coordinates (|x_j| > 1e−3),
+        // which the decay moves (on these over-determined data x settles inside the box |μw| ≤ 1
+        // for both decays alike): first order in η (measured 3.4e−4 in x, 5e−7 in |u| − |v|; the
+        // constant decay 0.2 is 3e−2 away). At coordinates resting at 0 SignGD's step law
+        // |u| − |v| ← (1 − ημ)(|u| − |v|) breaks at every sign crossing of v, and its imbalance
+        // there wanders (0.02…0.16 at t = 2 for η = 1e−3…1e−6, no limit) while the flow keeps the
+        // law (0.234): not compared (docs/THEORY.md, sign flows).
+        let mut w0 = w0;
+        w0.rows_mut(0, 10).fill(0.4);
+        let eta = 1e-4;
+        let mut w = w0.clone();
+        for mu in [0.2, 0.05] {
+            let opt = Optimizer { method: Method::SignGd, lr: eta, decay: WeightDecay::Decoupled(mu) };
+            w = opt.run(&p, &model, &w, 10_000).w;
+        }
+        let flow = run_sign_flow_piecewise(&p, &model, &[(0.0, 0.2), (1.0, 0.05)], &w0, &times, &set).unwrap();
+        let constant = run_sign_flow(&p, &model, 0.2, &w0, &times, None, &set).unwrap();
+        let xf = model.x(flow.last());
+        let gap = (model.x(&w) - &xf).norm();
+        let active: Vec<usize> = (0..10).filter(|&j| xf[j].abs() > 1e-3).collect();
+        assert!(active.len() >= 2, "{xf}");
+        let imbalance = |v: &DVector<f64>| {
+            let b = model.balances(v, 1.0);
+            DVector::from_iterator(active.len(), active.iter().map(|&j| b[j]))
+        };
+        let drift = (imbalance(&w) - imbalance(flow.last())).amax();
+        let apart = (imbalance(&w) - imbalance(constant.last())).amax();
+        println!("piecewise flow vs SignGD: x {gap:.2e}, |u| − |v| {drift:.2e}; constant decay {apart:.2e}");
+        assert!(gap < 1e-3 && drift < 1e-3 && apart > 10.0 * drift, "{gap} {drift} {apart}");
     }
 
     #[test]
