@@ -171,6 +171,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<mirror_flow::perturbed_init::PerturbedInit>(),
         claim_type::<sparsity::depth_concentration::DepthConcentration>(),
         claim_type::<sparsity::finite_time::FiniteTime>(),
+        claim_type::<sparsity::depth_margin::DepthMargin>(),
         claim_type::<literature::exact_trajectories::ExactTrajectories>(),
         claim_type::<literature::gd_effective_init::GdEffectiveInit>(),
         claim_type::<literature::depth_tie_break::DepthTieBreak>(),

@@ -1,13 +1,17 @@
 //! The `sparsity` family: does depth make sign descent concentrate on the relevant feature of a
-//! separable problem (THEORY §5, §8, §9)? Two claims:
+//! separable problem (THEORY §5, §8, §9)? Three claims:
 //! - [`depth_concentration::DepthConcentration`]: the paper's figure (L = 10 concentrated, L = 1
 //!   dense) on a setup of our own, reproduced or INCONCLUSIVE;
 //! - [`finite_time::FiniteTime`]: SignGF's exact finite-time law `x_j = (α_j + z_j)^L` and its
-//!   concentration ratios `((t − c_j)/(t − c_*))^L`, sharper with L, relaxing in t.
+//!   concentration ratios `((t − c_j)/(t − c_*))^L`, sharper with L, relaxing in t;
+//! - [`depth_margin::DepthMargin`]: the paper's classification setup at its scale (k = 80, a sparse
+//!   teacher, L ∈ {1, 2, 3, 5, 10}): recovery and margins over time reported (open), the sign-descent
+//!   identity `x_j = (α + z_j)^L − (α − z_j)^L` checked.
 //!
 //! Shared here: the concentration figures of a direction ([`Concentration`]).
 
 pub mod depth_concentration;
+pub mod depth_margin;
 pub mod finite_time;
 
 use crate::geometry::sign;
