@@ -912,4 +912,23 @@ mod tests {
         assert!((&dx - &q * q.tr_mul(&dx)).norm() < 1e-9);
         assert!((r.objective - 0.5 * dx.norm_squared()).abs() < 1e-9, "{} vs {}", r.objective, 0.5 * dx.norm_squared());
     }
+
+    #[test]
+    fn armijo_needs_a_sufficient_decrease_of_the_dual_cost() {
+        // one sample, one coordinate, Woodworth with c = 2α²: Φ(ν) = c cosh ν − yν, r = c sinh ν − y,
+        // J = c cosh ν. From ν = 0 the Newton direction is δ = −y/c; with y/c > 4 the dual move is
+        // capped at 4, so the trials are ν = 4t. Choose c(cosh 4 − 1) = 4y(1 − 2.5e-5): at t = 1
+        // Φ falls by only 1e-4·y, short of Armijo's 1e-4·t·|rᵀ(sδ)| = 4e-4·y, and the residual
+        // c sinh 4 − y ≈ 3.15y grows: t = 1 must be refused. At t = ½ Φ falls by
+        // 2y − c(cosh 2 − 1) ≈ 1.58y: accepted.
+        let y = 1.0_f64;
+        let c = 4.0 * y * (1.0 - 2.5e-5) / (4.0_f64.cosh() - 1.0);
+        let map = Oracle::Woodworth { alpha: (0.5 * c).sqrt() };
+        let (a, yv, theta0) = (DMatrix::from_element(1, 1, 1.0), DVector::from_element(1, y), DVector::zeros(1));
+        let d = dual(&map, &a, &a, &yv, &theta0);
+        let (first, _) = newton(&d, DVector::zeros(1), 1e-12, 1);
+        assert!((first[0] - 2.0).abs() < 1e-12, "first iterate {} instead of ν = 4·½", first[0]);
+        let (steps, residual) = replay_newton(&d, 1e-12 * (1.0 + y));
+        assert!(residual <= 1e-12 * (1.0 + y) && steps[0].0 == 0.5, "{steps:?}");
+    }
 }

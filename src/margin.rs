@@ -703,4 +703,26 @@ mod tests {
             assert!(k.multipliers.iter().chain(k.dual.iter()).all(|v| v.is_nan()), "r = {r}");
         }
     }
+
+    #[test]
+    fn nnls_steps_back_to_the_boundary_on_correlated_columns() {
+        // columns sharing a large common part: least squares on them has coefficients of both
+        // signs, so variables entering later push earlier ones out through the step back
+        let mut rng = crate::rng::SplitMix64::new(17);
+        let mut stepped = 0;
+        for _ in 0..40 {
+            let common: Vec<f64> = (0..9).map(|_| rng.normal()).collect();
+            let b = DMatrix::from_fn(9, 7, |i, _| common[i] + 0.3 * rng.normal());
+            let c = DVector::from_fn(9, |_, _| rng.normal());
+            let mu = nnls(&b, &c);
+            let brute = nnls_brute_force(&b, &c);
+            // condition of the 9 × ≤7 least squares ≲ 1e3: relative error ≲ 1e-12
+            assert!((&mu - &brute).norm() <= 1e-8 * (1.0 + brute.norm()), "{mu} vs {brute}");
+            let ls = b.clone().svd(true, true).solve(&c, 1e-14).unwrap();
+            stepped += usize::from(
+                ls.iter().filter(|&&v| v < 0.0).count() >= 2 && mu.iter().filter(|&&v| v > 0.0).count() >= 2,
+            );
+        }
+        assert!(stepped >= 10, "{stepped}");
+    }
 }
