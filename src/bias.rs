@@ -931,4 +931,34 @@ mod tests {
         let (steps, residual) = replay_newton(&d, 1e-12 * (1.0 + y));
         assert!(residual <= 1e-12 * (1.0 + y) && steps[0].0 == 0.5, "{steps:?}");
     }
+
+    #[test]
+    fn armijo_scales_its_decrease_with_the_step_length() {
+        // one active coordinate (a = (1, 0), y = 1), Woodworth with c = 2α² = 1/u: the Newton
+        // direction from ν = 0 is δ = −u and Φ(ν) = c cosh ν − ν + const. The idle coordinate sits at
+        // θ = 10 so that the cap max(4, ‖θ‖∞) = 10 leaves the move u ≈ 8.7 alone. Choose u with
+        // D(½) = Φ(u/2) − Φ(0) = (cosh(u/2) − 1)/u − u/2 = −1e-4·u: at t = ½ Φ falls by more than
+        // Armijo's 1e-4·t·|rᵀδ| = 0.5e-4·u (and by less than 2e-4·u), while the residual
+        // c sinh(u/2) − 1 ≈ 3.5 grows; t = 1 overshoots (D(1) ≈ 340 > 0). So ν₁ = u/2 exactly.
+        let d_half = |u: f64| ((0.5 * u).cosh() - 1.0) / u - 0.5 * u + 1e-4 * u;
+        let (mut lo, mut hi) = (6.0_f64, 10.0_f64);
+        assert!(d_half(lo) < 0.0 && d_half(hi) > 0.0);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if d_half(mid) < 0.0 {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        let u = 0.5 * (lo + hi);
+        let map = Oracle::Woodworth { alpha: (0.5 / u).sqrt() };
+        let a = DMatrix::from_row_slice(1, 2, &[1.0, 0.0]);
+        let (yv, theta0) = (DVector::from_element(1, 1.0), DVector::from_vec(vec![0.0, 10.0]));
+        let d = dual(&map, &a, &a, &yv, &theta0);
+        let (first, _) = newton(&d, DVector::zeros(1), 1e-12, 1);
+        assert!((first[0] - 0.5 * u).abs() < 1e-9 * u, "first iterate {} instead of u/2 = {}", first[0], 0.5 * u);
+        let (steps, residual) = replay_newton(&d, 1e-12 * 2.0);
+        assert!(residual <= 2e-12 && steps[0] == (0.5, 1.0), "{steps:?}");
+    }
 }
