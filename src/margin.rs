@@ -581,8 +581,6 @@ mod tests {
             let Some(z) = (bs.transpose() * &bs).cholesky().map(|ch| ch.solve(&(bs.transpose() * c))) else {
                 continue;
             };
-            // (cargo-mutants: `==` is equivalent up to rounding: with every z_j > 0 the step back
-            // below is min(∅ ∪ {1}) = 1 and sets μ = z on the passive set, keeping the same set)
             if z.iter().all(|&v| v > 0.0) {
                 let res = (&bs * &z - c).norm();
                 if res < best.0 {
@@ -658,10 +656,12 @@ mod tests {
             assert!((&k.dual - &full / scale).norm() < 1e-9 * (&full / scale).norm(), "r = {r}");
             // coordinate 2 is dead: |(Gᵀμ)_2|/‖∇‖∞ less b (1 for r = 1 since ∇ = sign, 0 for r > 1);
             // vacuous for r < 1
-            let dead = match r {
-                r if r < 1.0 => 0.0,
-                r if r == 1.0 => (full[2].abs() - 1.0).max(0.0) / scale,
-                _ => full[2].abs() / scale,
+            let dead = if r < 1.0 {
+                0.0
+            } else if r == 1.0 {
+                (full[2].abs() - 1.0).max(0.0) / scale
+            } else {
+                full[2].abs() / scale
             };
             assert!((k.dead - dead).abs() < 1e-9, "r = {r}: {} vs {dead}", k.dead);
             if r > 1.0 {
