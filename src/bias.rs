@@ -698,4 +698,267 @@ mod tests {
         assert!((slack - 1.0).abs() < 1e-6, "{slack}");
         assert!((r.objective - r.x.lp_norm(1)).abs() < 1e-8);
     }
+
+    fn dual<'a>(
+        map: &'a dyn MirrorMap,
+        a: &'a DMatrix<f64>,
+        b: &'a DMatrix<f64>,
+        y: &'a DVector<f64>,
+        theta0: &'a DVector<f64>,
+    ) -> Dual<'a> {
+        Dual { map, a, b, y, theta0, costs: Cell::new(0), grads: Cell::new(0), hessians: Cell::new(0) }
+    }
+
+    #[test]
+    fn dual_cost_is_the_woodworth_conjugate_sum_and_its_gradient_the_residual() {
+        // Woodworth, θ0 = 0: Φ(ν) = Σ_k 2α² cosh((Aᵀν)_k) − yᵀν and ∇Φ = A x(Aᵀν) − y
+        let alpha: f64 = 0.7;
+        let p = Problem::random_regression(3, 2, 4, 0);
+        let map = Oracle::Woodworth { alpha };
+        let theta0 = DVector::zeros(4);
+        let d = dual(&map, &p.a, &p.a, &p.y, &theta0);
+        for nu in [DVector::from_vec(vec![0.3, -0.2]), DVector::from_vec(vec![-1.0, 0.5])] {
+            let closed = p.a.tr_mul(&nu).iter().map(|z| 2.0 * alpha * alpha * z.cosh()).sum::<f64>() - p.y.dot(&nu);
+            assert!((d.phi(&nu) - closed).abs() < 1e-13 * (1.0 + closed.abs()), "{} vs {closed}", d.phi(&nu));
+            // central differences with h = 1e-5: truncation h²/6·|Φ'''| ≲ 1e-9 (|Aᵀν| ≲ 3),
+            // rounding 1e-16·|Φ|/h ≲ 1e-10
+            let r = d.residual(&nu);
+            let h = 1e-5;
+            for i in 0..2 {
+                let e = DVector::from_fn(2, |j, _| if j == i { h } else { 0.0 });
+                let fd = (d.phi(&(&nu + &e)) - d.phi(&(&nu - &e))) / (2.0 * h);
+                assert!((fd - r[i]).abs() < 1e-7 * (1.0 + r.norm()), "∂Φ/∂ν_{i}: {fd} vs {}", r[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn lbfgs_cost_refuses_every_evaluation_beyond_the_cap() {
+        // Newton's own evaluations can carry the counter past the cap before L-BFGS starts: the
+        // guard must hold for every count above the cap, not only at it
+        let p = Problem::random_regression(3, 2, 4, 0);
+        let map = Oracle::Woodworth { alpha: 0.7 };
+        let theta0 = DVector::zeros(4);
+        let d = dual(&map, &p.a, &p.a, &p.y, &theta0);
+        let cost = ArgminDual(&d);
+        let nu = DVector::zeros(2);
+        d.costs.set(LBFGS_EVAL_CAP);
+        assert!(cost.cost(&nu).is_ok());
+        assert!(cost.cost(&nu).is_err());
+        d.costs.set(LBFGS_EVAL_CAP + 7);
+        assert!(cost.cost(&nu).is_err());
+    }
+
+    #[test]
+    fn tiny_scales_are_solved_by_capped_newton_steps() {
+        // one sample a = (1, 1), y = 1, Woodworth at α = 1e-60: by symmetry x = (½, ½), and
+        // 4α² sinh ν = 1 gives ν = asinh(1/(4α²)) ≈ 276. The raw first step is 1/(4α²) ≈ 1e119:
+        // only the cap on the dual move lets Newton walk there without overflowing sinh
+        let alpha: f64 = 1e-60;
+        let a = DMatrix::from_row_slice(1, 2, &[1.0, 1.0]);
+        let y = DVector::from_vec(vec![1.0]);
+        let p = bregman_projection(&Oracle::Woodworth { alpha }, &a, &y, &DVector::zeros(2), &SolveSettings::default());
+        assert!(p.converged && p.stats.method == "newton", "{:?}", p.stats);
+        assert!((&p.x - DVector::from_element(2, 0.5)).amax() < 1e-11, "{}", p.x);
+        // dν = dr/(4α² cosh ν) = dr/(1 + O(α²)): the residual tolerance 1e-12 carries over
+        let nu = (0.25 / (alpha * alpha)).asinh();
+        assert!((p.nu[0] - nu).abs() < 1e-9 * nu, "{} vs {nu}", p.nu[0]);
+    }
+
+    #[test]
+    fn newton_stops_at_once_when_the_start_meets_the_tolerance() {
+        // the documented target is tol·(1 + ‖y‖): with ‖y‖ ≈ 0.05, a start off by 4e-13 is within
+        // 1e-12·(1 + ‖y‖) (but not within 1e-12·‖y‖) and must cost no iteration and no fallback
+        let a = DMatrix::from_row_slice(2, 3, &[1.0, 0.5, -0.3, 0.2, -1.0, 0.4]);
+        let map = Oracle::Woodworth { alpha: 0.1 };
+        let theta0 = DVector::from_vec(vec![0.3, -0.6, 0.9]);
+        let x0 = theta0.map(|t| map.primal(t));
+        let delta = DVector::from_vec(vec![4e-13, 0.0]);
+        let y = &a * &x0 + &delta;
+        assert!(y.norm() < 0.2 && y.norm() > 0.01, "{}", y.norm());
+        let p = bregman_projection(&map, &a, &y, &theta0, &SolveSettings::default());
+        assert!(p.converged && p.stats.method == "newton" && p.stats.iterations == 0, "{:?}", p.stats);
+        assert!((p.residual - 4e-13).abs() < 1e-15, "{}", p.residual);
+    }
+
+    /// A Woodworth problem at α = 1e-3 whose solution needs |z| ≈ ln(1/α²) ≈ 14: far more than a
+    /// few Newton steps from ν = 0.
+    fn hard_problem() -> (Oracle, Problem) {
+        (Oracle::Woodworth { alpha: 1e-3 }, Problem::random_regression(5, 3, 6, 0))
+    }
+
+    #[test]
+    fn iteration_budgets_are_respected_and_unfinished_solves_never_converge() {
+        let (map, p) = hard_problem();
+        let theta0 = DVector::zeros(6);
+        let d = dual(&map, &p.a, &p.a, &p.y, &theta0);
+        let target = 1e-12 * (1.0 + p.y.norm());
+        for k in [0, 1, 3] {
+            let (nu, iters) = newton(&d, DVector::zeros(3), target, k);
+            assert_eq!(iters, k, "Newton's budget");
+            assert!(d.residual(&nu).norm() > target);
+        }
+        // with budget k, Newton, L-BFGS and the polishing Newton each spend their k iterations
+        for k in [0, 1, 3] {
+            let settings = SolveSettings { max_iters: k, ..SolveSettings::default() };
+            let proj = bregman_projection(&map, &p.a, &p.y, &theta0, &settings);
+            assert!(proj.residual > 1e-3, "k = {k}: {}", proj.residual);
+            assert!(!proj.converged, "k = {k}: residual {} reported as converged", proj.residual);
+            assert_eq!(proj.stats.method, "newton+lbfgs");
+            assert_eq!(proj.stats.iterations, 3 * k, "k = {k}: {:?}", proj.stats);
+        }
+        // the full budget solves it, with a duality gap at rounding level
+        let proj = bregman_projection(&map, &p.a, &p.y, &theta0, &SolveSettings::default());
+        assert!(proj.converged && proj.gap.abs() < 1e-9, "{:?} gap {}", proj.stats, proj.gap);
+    }
+
+    /// Replays Newton step by step (`newton` with budgets k and k + 1) and checks each accepted step
+    /// against the documented rule: `ν_{k+1} = ν_k − τδ` along the Newton direction `δ = J⁻¹r`, with
+    /// a dual move `τ‖Bᵀδ‖∞` at most `max(4, ‖θ_k‖∞)`, `τ = t·s` for `s = min(1, cap/‖Bᵀδ‖∞)` and t the
+    /// largest of 1, ½, ¼, … whose trial has a finite residual and either Armijo's decrease
+    /// `Φ(trial) ≤ Φ(ν) − 10⁻⁴ t rᵀ(sδ)` (B = A only) or `‖r(trial)‖ ≤ (1 − 10⁻⁴ t)‖r‖`.
+    /// Returns the steps' t and s and the final residual.
+    fn replay_newton(d: &Dual<'_>, target: f64) -> (Vec<(f64, f64)>, f64) {
+        let m = d.a.nrows();
+        let symmetric = d.a == d.b;
+        let accepts = |nu: &DVector<f64>, trial: &DVector<f64>, slope: f64, t: f64| {
+            let (r, rt) = (d.residual(nu), d.residual(trial));
+            let armijo = symmetric && d.phi(trial) <= d.phi(nu) + 1e-4 * t * slope;
+            rt.iter().all(|v| v.is_finite()) && (armijo || rt.norm() <= (1.0 - 1e-4 * t) * r.norm())
+        };
+        let mut steps = vec![];
+        for k in 0..200 {
+            let (nu, _) = newton(d, DVector::zeros(m), target, k);
+            let (next, iters) = newton(d, DVector::zeros(m), target, k + 1);
+            if iters == k {
+                return (steps, d.residual(&nu).norm());
+            }
+            let r = d.residual(&nu);
+            if (&nu - &next).norm() <= 1e-7 * nu.norm() {
+                // a last step near rounding level: t cannot be read off ν − ν_next; it decreases
+                // the residual or Φ
+                let decrease = d.residual(&next).norm() < r.norm() || (symmetric && d.phi(&next) < d.phi(&nu));
+                assert!(decrease, "step {k} increases both merits");
+                steps.push((f64::NAN, f64::NAN));
+                continue;
+            }
+            let delta = d.jacobian(&nu).svd(true, true).solve(&r, 1e-300).unwrap();
+            let tau = (&nu - &next).dot(&delta) / delta.norm_squared();
+            // along δ, up to the rounding of the two linear solves and of ν − ν_next
+            assert!((&nu - &next - &delta * tau).norm() <= 1e-6 * (&nu - &next).norm(), "step {k} leaves δ");
+            let move_max = d.b.tr_mul(&delta).amax();
+            let cap = d.theta(&nu).amax().max(4.0);
+            assert!(tau * move_max <= cap * (1.0 + 1e-9), "step {k}: dual move {} above {cap}", tau * move_max);
+            let s = (cap / move_max).min(1.0);
+            let t = (tau / s).log2().round().exp2();
+            assert!((tau / s / t - 1.0).abs() < 1e-6 && t <= 1.0, "step {k}: t = {}", tau / s);
+            let step = &delta * s;
+            let slope = -r.dot(&step);
+            assert!(accepts(&nu, &(&nu - &step * t), slope, t), "step {k}: t = {t} violates the rule");
+            if t < 1.0 {
+                assert!(!accepts(&nu, &(&nu - &step * (2.0 * t)), slope, 2.0 * t), "step {k}: 2t = {} passes", 2.0 * t);
+            }
+            steps.push((t, s));
+        }
+        panic!("no stop within 200 steps");
+    }
+
+    #[test]
+    fn newton_steps_follow_the_capped_backtracking_rule_and_converge() {
+        let (map, p) = hard_problem();
+        let theta0 = DVector::zeros(6);
+        // B = A (Bregman projection) and B = φ_q(A) at q = 1.5 (a generalised projection)
+        let b = p.a.map(|v| v.signum() * v.abs().sqrt());
+        for b in [&p.a, &b] {
+            let d = dual(&map, &p.a, b, &p.y, &theta0);
+            let target = 1e-12 * (1.0 + p.y.norm());
+            let (steps, residual) = replay_newton(&d, target);
+            assert!(residual <= target, "B = A: {}: residual {residual}", b == &p.a);
+            // the path must exercise the cap, the backtracking and full steps
+            assert!(steps.iter().any(|&(_, s)| s < 1.0), "{steps:?}");
+            assert!(steps.iter().any(|&(t, _)| t < 1.0), "{steps:?}");
+            assert!(steps.iter().any(|&(t, s)| t == 1.0 && s == 1.0), "{steps:?}");
+        }
+    }
+
+    #[test]
+    fn generalised_projections_never_consult_the_dual_cost() {
+        // for B ≠ A, Φ is no potential of the residual map: the solve must run on the residual
+        // alone, and its point satisfies Ax = y with R'(x) − θ0 ∈ range(Bᵀ)
+        let (map, p) = hard_problem();
+        let theta0 = DVector::zeros(6);
+        let b = p.a.map(|v| v.signum() * v.abs().sqrt());
+        let proj = generalized_projection(&map, &p.a, &b, &p.y, &theta0, &SolveSettings::default());
+        assert!(proj.converged && proj.gap.is_nan(), "{:?}", proj.stats);
+        assert_eq!(proj.stats.cost_evals, 0);
+        // R'(x) = asinh(x/(2α²)) is θ; its component outside range(Bᵀ) vanishes
+        let theta = proj.x.map(|v| (v / 2e-6).asinh());
+        let qr = b.transpose().qr();
+        let q = qr.q();
+        let outside = &theta - &q * q.tr_mul(&theta);
+        assert!(outside.norm() < 1e-8 * theta.norm(), "{}", outside.norm());
+    }
+
+    #[test]
+    fn euclidean_projection_reports_half_the_squared_distance() {
+        // x − x0 ∈ range(Aᵀ), Ax = y and objective ½‖x − x0‖²
+        let p = Problem::random_regression(4, 3, 6, 0);
+        let x0 = DVector::from_fn(6, |k, _| 0.3 - 0.2 * k as f64);
+        let r = euclidean_projection(&p.a, &p.y, &x0).unwrap();
+        assert!((&p.a * &r.x - &p.y).norm() < 1e-9);
+        let dx = &r.x - &x0;
+        let qr = p.a.transpose().qr();
+        let q = qr.q();
+        assert!((&dx - &q * q.tr_mul(&dx)).norm() < 1e-9);
+        assert!((r.objective - 0.5 * dx.norm_squared()).abs() < 1e-9, "{} vs {}", r.objective, 0.5 * dx.norm_squared());
+    }
+
+    #[test]
+    fn armijo_needs_a_sufficient_decrease_of_the_dual_cost() {
+        // one sample, one coordinate, Woodworth with c = 2α²: Φ(ν) = c cosh ν − yν, r = c sinh ν − y,
+        // J = c cosh ν. From ν = 0 the Newton direction is δ = −y/c; with y/c > 4 the dual move is
+        // capped at 4, so the trials are ν = 4t. Choose c(cosh 4 − 1) = 4y(1 − 2.5e-5): at t = 1
+        // Φ falls by only 1e-4·y, short of Armijo's 1e-4·t·|rᵀ(sδ)| = 4e-4·y, and the residual
+        // c sinh 4 − y ≈ 3.15y grows: t = 1 must be refused. At t = ½ Φ falls by
+        // 2y − c(cosh 2 − 1) ≈ 1.58y: accepted.
+        let y = 1.0_f64;
+        let c = 4.0 * y * (1.0 - 2.5e-5) / (4.0_f64.cosh() - 1.0);
+        let map = Oracle::Woodworth { alpha: (0.5 * c).sqrt() };
+        let (a, yv, theta0) = (DMatrix::from_element(1, 1, 1.0), DVector::from_element(1, y), DVector::zeros(1));
+        let d = dual(&map, &a, &a, &yv, &theta0);
+        let (first, _) = newton(&d, DVector::zeros(1), 1e-12, 1);
+        assert!((first[0] - 2.0).abs() < 1e-12, "first iterate {} instead of ν = 4·½", first[0]);
+        let (steps, residual) = replay_newton(&d, 1e-12 * (1.0 + y));
+        assert!(residual <= 1e-12 * (1.0 + y) && steps[0].0 == 0.5, "{steps:?}");
+    }
+
+    #[test]
+    fn armijo_scales_its_decrease_with_the_step_length() {
+        // one active coordinate (a = (1, 0), y = 1), Woodworth with c = 2α² = 1/u: the Newton
+        // direction from ν = 0 is δ = −u and Φ(ν) = c cosh ν − ν + const. The idle coordinate sits at
+        // θ = 10 so that the cap max(4, ‖θ‖∞) = 10 leaves the move u ≈ 8.7 alone. Choose u with
+        // D(½) = Φ(u/2) − Φ(0) = (cosh(u/2) − 1)/u − u/2 = −1e-4·u: at t = ½ Φ falls by more than
+        // Armijo's 1e-4·t·|rᵀδ| = 0.5e-4·u (and by less than 2e-4·u), while the residual
+        // c sinh(u/2) − 1 ≈ 3.5 grows; t = 1 overshoots (D(1) ≈ 340 > 0). So ν₁ = u/2 exactly.
+        let d_half = |u: f64| ((0.5 * u).cosh() - 1.0) / u - 0.5 * u + 1e-4 * u;
+        let (mut lo, mut hi) = (6.0_f64, 10.0_f64);
+        assert!(d_half(lo) < 0.0 && d_half(hi) > 0.0);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if d_half(mid) < 0.0 {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        let u = 0.5 * (lo + hi);
+        let map = Oracle::Woodworth { alpha: (0.5 / u).sqrt() };
+        let a = DMatrix::from_row_slice(1, 2, &[1.0, 0.0]);
+        let (yv, theta0) = (DVector::from_element(1, 1.0), DVector::from_vec(vec![0.0, 10.0]));
+        let d = dual(&map, &a, &a, &yv, &theta0);
+        let (first, _) = newton(&d, DVector::zeros(1), 1e-12, 1);
+        assert!((first[0] - 0.5 * u).abs() < 1e-9 * u, "first iterate {} instead of u/2 = {}", first[0], 0.5 * u);
+        let (steps, residual) = replay_newton(&d, 1e-12 * 2.0);
+        assert!(residual <= 2e-12 && steps[0] == (0.5, 1.0), "{steps:?}");
+    }
 }

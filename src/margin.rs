@@ -90,6 +90,8 @@ pub fn max_margin(g: &DMatrix<f64>, r: f64) -> InputResult<Reference> {
                 let mut t = vec![0.0; width];
                 t[d + i] = -1.0;
                 let mut x = vec![0.0; width];
+                // (cargo-mutants: `1.0` here is equivalent: K_pow(α) bounds |z| of its third
+                // component, so the sign of x_i's row does not change the cone)
                 x[i] = -1.0;
                 rows.extend([t, vec![0.0; width], x]);
                 b.extend([0.0, 1.0, 0.0]);
@@ -106,9 +108,11 @@ pub fn max_margin(g: &DMatrix<f64>, r: f64) -> InputResult<Reference> {
     Ok(result)
 }
 
-/// Global minimum of `Σ|x_i|^r` (0 < r ≤ 1) over the vertices of `{Gx ≥ 1}` split by orthants.
-fn vertex_enumeration(g: &DMatrix<f64>, r: f64) -> InputResult<Reference> {
-    let (n, d) = g.shape();
+/// The number `C(n + d, d) − 1` of (support, active set) pairs the enumeration visits for n
+/// constraints and d coordinates (`Σ_{k≥1} C(d, k) C(n, k)`, Vandermonde), or an input error when it
+/// exceeds [`MAX_VERTICES`].
+fn vertex_budget(n: usize, d: usize) -> InputResult<f64> {
+    // C(n + d, d) = ∏_{k=1..d} (n + k)/k
     let count = (1..=d).fold(1.0, |c, k| c * (n + k) as f64 / k as f64) - 1.0;
     if count > MAX_VERTICES {
         return Err(InputError::new(
@@ -116,6 +120,13 @@ fn vertex_enumeration(g: &DMatrix<f64>, r: f64) -> InputResult<Reference> {
             format!("ℓ_r with r < 1 enumerates C(n+d, d) − 1 = {count:.3e} vertices (limit {MAX_VERTICES:e})"),
         ));
     }
+    Ok(count)
+}
+
+/// Global minimum of `Σ|x_i|^r` (0 < r ≤ 1) over the vertices of `{Gx ≥ 1}` split by orthants.
+fn vertex_enumeration(g: &DMatrix<f64>, r: f64) -> InputResult<Reference> {
+    let (n, d) = g.shape();
+    vertex_budget(n, d)?;
     let mut best: Option<(f64, DVector<f64>)> = None;
     let mut visited = 0u32;
     for k in 1..=n.min(d) {
@@ -315,6 +326,8 @@ pub fn nnls(b: &DMatrix<f64>, c: &DVector<f64>) -> DVector<f64> {
             }
             let bp = b.select_columns(&idx);
             let Ok(z) = bp.clone().svd(true, true).solve(c, 1e-14) else { break };
+            // (cargo-mutants: `==` is equivalent up to rounding: with every z_j > 0 the step back
+            // below is min(∅ ∪ {1}) = 1 and sets μ = z on the passive set, keeping the same set)
             if z.iter().all(|&v| v > 0.0) {
                 mu.fill(0.0);
                 idx.iter().zip(z.iter()).for_each(|(&j, &v)| mu[j] = v);
@@ -502,5 +515,214 @@ mod tests {
         assert!(l1.stationarity < 1e-6 && l1.dead < 1e-6, "{l1:?}");
         // a direction that does not separate gives NaN
         assert!(kkt(&g, &DVector::zeros(5), 1.0, 1e-2, 1e-2, true).stationarity.is_nan());
+    }
+
+    #[test]
+    fn margin_exponent_is_the_dual_exponent_over_the_depth() {
+        // r = p/L with p = q/(q − 1) (THEORY §5): q = 1.5 → p = 3; q = 2 → p = 2; q = 1 → p = ∞
+        for (q, depth) in [(1.5, 2), (2.0, 1), (2.0, 3), (1.25, 4)] {
+            let expected = q / (q - 1.0) / depth as f64;
+            assert!((margin_exponent(q, depth) - expected).abs() < 1e-15 * expected, "q = {q}, L = {depth}");
+        }
+        assert_eq!(margin_exponent(1.0, 2), f64::INFINITY);
+    }
+
+    #[test]
+    fn normalised_margin_follows_its_definition() {
+        // by hand: G = diag(1, 2), x = (3, 4): Gx = (3, 8), min 3; ‖x‖₁ = 7, ‖x‖₂ = 5, ‖x‖∞ = 4
+        let g = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 2.0]);
+        let x = DVector::from_vec(vec![3.0, 4.0]);
+        for (r, expected) in [(1.0, 3.0 / 7.0), (2.0, 3.0 / 5.0), (f64::INFINITY, 3.0 / 4.0)] {
+            assert!((normalised_margin(&g, &x, r) - expected).abs() < 1e-15, "r = {r}");
+        }
+        // a negative margin stays negative; NaN propagates
+        assert!((normalised_margin(&g, &-&x, 2.0) + 8.0 / 5.0).abs() < 1e-15);
+        assert!(normalised_margin(&g, &DVector::from_vec(vec![f64::NAN, 1.0]), 2.0).is_nan());
+    }
+
+    /// `C(m, k)` by Pascal's triangle (an independent route to the product formula).
+    fn binomial(m: usize, k: usize) -> f64 {
+        let mut row = vec![1.0_f64];
+        for _ in 0..m {
+            let mut next = vec![1.0; row.len() + 1];
+            (1..row.len()).for_each(|j| next[j] = row[j - 1] + row[j]);
+            row = next;
+        }
+        row[k]
+    }
+
+    #[test]
+    fn vertex_budget_counts_the_pairs_and_stops_above_the_limit() {
+        for (n, d) in [(1, 1), (3, 2), (2, 5), (8, 5), (7, 7), (12, 9)] {
+            // C(n + d, d) − 1 = Σ_{k≥1} C(d, k) C(n, k): the pairs (support, active set) visited
+            let pairs: f64 = (1..=n.min(d)).map(|k| binomial(d, k) * binomial(n, k)).sum();
+            assert_eq!(vertex_budget(n, d).unwrap(), binomial(n + d, d) - 1.0, "n = {n}, d = {d}");
+            assert_eq!(pairs, binomial(n + d, d) - 1.0);
+        }
+        // the limit itself is allowed: C(2e6 + 1, 1) − 1 = 2e6 pairs, one more is refused
+        assert_eq!(vertex_budget(2_000_000, 1).unwrap(), MAX_VERTICES);
+        assert!(vertex_budget(2_000_001, 1).is_err());
+        // C(24, 12) − 1 = 2 704 155 > 2e6: max_margin refuses at once
+        let g = DMatrix::from_fn(12, 12, |k, j| if k == j { 1.0 } else { 0.0 });
+        assert!(max_margin(&g, 0.5).is_err());
+        assert!(max_margin(&DMatrix::from_fn(6, 6, |k, j| if k == j { 1.0 } else { 0.0 }), 0.5).is_ok());
+    }
+
+    /// NNLS by brute force: the optimum solves least squares on its support with positive entries,
+    /// and every such candidate is feasible, so the best candidate over all supports is the
+    /// optimum (B of full column rank: it is unique).
+    fn nnls_brute_force(b: &DMatrix<f64>, c: &DVector<f64>) -> DVector<f64> {
+        let m = b.ncols();
+        let mut best = (c.norm(), DVector::zeros(m));
+        for mask in 1..(1usize << m) {
+            let idx: Vec<usize> = (0..m).filter(|j| mask >> j & 1 == 1).collect();
+            let bs = b.select_columns(&idx);
+            // normal equations: a different route from the SVD of nnls
+            let Some(z) = (bs.transpose() * &bs).cholesky().map(|ch| ch.solve(&(bs.transpose() * c))) else {
+                continue;
+            };
+            if z.iter().all(|&v| v > 0.0) {
+                let res = (&bs * &z - c).norm();
+                if res < best.0 {
+                    let mut mu = DVector::zeros(m);
+                    idx.iter().zip(z.iter()).for_each(|(&j, &v)| mu[j] = v);
+                    best = (res, mu);
+                }
+            }
+        }
+        best.1
+    }
+
+    #[test]
+    fn nnls_agrees_with_brute_force_and_meets_its_kkt_conditions_at_every_scale() {
+        let mut stepped = 0;
+        for seed in 0..12 {
+            let p = Problem::random_regression(seed, 7, 5, 0);
+            for scale in [1e-8, 1.0, 1e8] {
+                let c = &p.y * scale;
+                let mu = nnls(&p.a, &c);
+                let brute = nnls_brute_force(&p.a, &c);
+                // both solve a 7 × ≤5 least-squares problem of condition ≲ 1e2: relative error ≲ 1e-13
+                assert!((&mu - &brute).norm() <= 1e-9 * (brute.norm() + scale), "seed {seed}");
+                // KKT: μ ≥ 0, gradient Bᵀ(c − Bμ) ≤ 0 where μ = 0 and = 0 on the support
+                let w = p.a.transpose() * (&c - &p.a * &mu);
+                let unit = 1e-9 * p.a.norm() * c.norm();
+                for j in 0..5 {
+                    assert!(mu[j] >= 0.0);
+                    if mu[j] == 0.0 {
+                        assert!(w[j] <= unit, "seed {seed}: entering gradient {}", w[j]);
+                    } else {
+                        assert!(w[j].abs() <= unit, "seed {seed}: support gradient {}", w[j]);
+                    }
+                }
+            }
+            // count the problems whose unconstrained solution leaves the orthant
+            let ls = p.a.clone().svd(true, true).solve(&p.y, 1e-14).unwrap();
+            let mu = nnls(&p.a, &p.y);
+            if ls.iter().any(|&v| v < 0.0) && mu.iter().filter(|&&v| v > 0.0).count() >= 2 {
+                stepped += 1;
+            }
+        }
+        assert!(stepped >= 3, "the sample must exercise the step back to the boundary: {stepped}");
+    }
+
+    #[test]
+    fn kkt_fields_follow_their_definitions() {
+        // a non-KKT point (the ℓ_{1.5} optimum, perturbed) of the ℓ_r problems, with a generous
+        // active set so that slacks, multipliers and the dual all differ from their trivial values
+        let g = data(1);
+        let base = max_margin(&g, 1.5).unwrap().x;
+        let x = DVector::from_fn(5, |i, _| base[i] * (1.0 + 0.1 * i as f64));
+        let x = DVector::from_fn(5, |i, _| if i == 2 { 0.0 } else { 3.0 * x[i] });
+        for r in [0.5, 1.0, 1.5, 2.0] {
+            let k = kkt(&g, &x, r, 1e-6, 0.5, true);
+            let m = (&g * &x).min();
+            let xh = &x / m;
+            let alive: Vec<usize> = (0..5).filter(|&i| i != 2).collect();
+            let grad = DVector::from_iterator(4, alive.iter().map(|&i| r * xh[i].signum() * xh[i].abs().powf(r - 1.0)));
+            let slack = &g * &xh;
+            let rows: Vec<usize> = (0..8).filter(|&k| slack[k] <= 1.5).collect();
+            let gs = DMatrix::from_fn(4, rows.len(), |i, k| g[(rows[k], alive[i])]);
+            let mut mu = DVector::zeros(8);
+            rows.iter().zip(nnls_brute_force(&gs, &grad).iter()).for_each(|(&k, &v)| mu[k] = v);
+            assert!((&k.multipliers - &mu).norm() < 1e-9 * mu.norm(), "r = {r}");
+            let full = g.transpose() * &mu;
+            let resid: f64 = alive.iter().enumerate().map(|(a, &i)| (full[i] - grad[a]).powi(2)).sum::<f64>().sqrt();
+            assert!((k.stationarity - resid / grad.norm()).abs() < 1e-9, "r = {r}");
+            assert!(k.stationarity > 1e-3, "a perturbed point is no KKT point");
+            let weighted = mu.iter().zip(slack.iter()).map(|(u, s)| u * (s - 1.0)).sum::<f64>() / mu.sum();
+            assert!((k.slackness - weighted).abs() < 1e-9 && weighted > 1e-3, "r = {r}: {weighted}");
+            let scale = grad.amax();
+            assert!((&k.dual - &full / scale).norm() < 1e-9 * (&full / scale).norm(), "r = {r}");
+            // coordinate 2 is dead: |(Gᵀμ)_2|/‖∇‖∞ less b (1 for r = 1 since ∇ = sign, 0 for r > 1);
+            // vacuous for r < 1
+            let dead = if r < 1.0 {
+                0.0
+            } else if r == 1.0 {
+                (full[2].abs() - 1.0).max(0.0) / scale
+            } else {
+                full[2].abs() / scale
+            };
+            assert!((k.dead - dead).abs() < 1e-9, "r = {r}: {} vs {dead}", k.dead);
+            if r > 1.0 {
+                assert!(dead > 1e-3, "the dead coordinate must be tested at r = {r}");
+            }
+        }
+    }
+
+    #[test]
+    fn kkt_sees_only_the_direction_of_x() {
+        // floor 1e-6 relative to ‖x‖∞: a 1e-9 coordinate is dead at every scale of x
+        let g = data(2);
+        let mut x = max_margin(&g, 1.0).unwrap().x;
+        x.iter_mut().filter(|v| **v == 0.0).for_each(|v| *v = 1e-9 * x_max(&g));
+        for r in [1.0, 1.5] {
+            let base = kkt(&g, &x, r, 1e-6, 1e-6, true);
+            for s in [1e-4, 3.0, 1e4] {
+                let k = kkt(&g, &(&x * s), r, 1e-6, 1e-6, true);
+                assert!((k.stationarity - base.stationarity).abs() < 1e-9, "r = {r}, scale {s}");
+                assert!((k.dead - base.dead).abs() < 1e-9, "r = {r}, scale {s}");
+                assert!((&k.multipliers - &base.multipliers).norm() < 1e-9 * base.multipliers.norm());
+            }
+        }
+    }
+
+    fn x_max(g: &DMatrix<f64>) -> f64 {
+        max_margin(g, 1.0).unwrap().x.amax()
+    }
+
+    #[test]
+    fn kkt_is_undefined_unless_the_direction_separates_and_r_is_positive() {
+        let g = data(1);
+        let x = max_margin(&g, 1.5).unwrap().x;
+        assert!(kkt(&g, &x, 1.5, 1e-6, 1e-6, true).stationarity < 1e-6);
+        // the negated optimum has a finite negative margin; r = 0 has no gradient
+        for (point, r) in [(-&x, 1.5), (x.clone(), 0.0), (x.clone(), f64::INFINITY)] {
+            let k = kkt(&g, &point, r, 1e-6, 1e-6, true);
+            assert!(k.stationarity.is_nan() && k.slackness.is_nan() && k.dead.is_nan(), "r = {r}: {k:?}");
+            assert!(k.multipliers.iter().chain(k.dual.iter()).all(|v| v.is_nan()), "r = {r}");
+        }
+    }
+
+    #[test]
+    fn nnls_steps_back_to_the_boundary_on_correlated_columns() {
+        // columns sharing a large common part: least squares on them has coefficients of both
+        // signs, so variables entering later push earlier ones out through the step back
+        let mut rng = crate::rng::SplitMix64::new(17);
+        let mut stepped = 0;
+        for _ in 0..40 {
+            let common: Vec<f64> = (0..9).map(|_| rng.normal()).collect();
+            let b = DMatrix::from_fn(9, 7, |i, _| common[i] + 0.3 * rng.normal());
+            let c = DVector::from_fn(9, |_, _| rng.normal());
+            let mu = nnls(&b, &c);
+            let brute = nnls_brute_force(&b, &c);
+            // condition of the 9 × ≤7 least squares ≲ 1e3: relative error ≲ 1e-12
+            assert!((&mu - &brute).norm() <= 1e-8 * (1.0 + brute.norm()), "{mu} vs {brute}");
+            let ls = b.clone().svd(true, true).solve(&c, 1e-14).unwrap();
+            stepped += usize::from(
+                ls.iter().filter(|&&v| v < 0.0).count() >= 2 && mu.iter().filter(|&&v| v > 0.0).count() >= 2,
+            );
+        }
+        assert!(stepped >= 10, "{stepped}");
     }
 }
