@@ -424,6 +424,20 @@ mod tests {
     use super::*;
     use crate::problem::Problem;
 
+    #[test]
+    fn smoothed_margin_is_minus_log_loss_over_the_norm() {
+        // depth 1 (x = w): the smoothed margin is −ln F(x)/‖x‖_p with p = q/(q − 1), recomputed
+        // here from the exponential loss itself (equal to rounding: the same x, one ln)
+        let problem = Problem::separable(3, 6, 3, &[1.0, -0.5, 0.0]);
+        let model = DeepDiagonal::new(1, 3);
+        let w0 = model.init(&Initialization::balanced(0.1, 1), 1.5).unwrap();
+        let sw = sweep_from(&problem, &model, &w0, 1.5, &[2.0, 4.0], 1.0, &Settings::default()).unwrap().unwrap();
+        for (x, smoothed) in sw.x.iter().zip(&sw.smoothed) {
+            let direct = -problem.loss(x).ln() / norm(x, 3.0);
+            assert!((smoothed - direct).abs() <= 1e-12 * direct.abs().max(1.0), "{smoothed} vs {direct}");
+        }
+    }
+
     fn data(seed: u64) -> DMatrix<f64> {
         let p = Problem::separable(seed, 8, 5, &[1.0, -1.0]);
         DMatrix::from_fn(8, 5, |k, j| p.y[k] * p.a[(k, j)])
