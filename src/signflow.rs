@@ -220,7 +220,9 @@ impl<'a> DiagonalSignFlow<'a> {
             // an endless cascade of exit events). Which solution SignGD selects here is open
             // (docs/SIGN_FLOWS.md §3).
             let hss = block();
-            let mut u = DVector::zeros(n);
+            let mut u = DVector::<f64>::zeros(n);
+            // uᵀ kept alongside u (the row products read it; no transposed copy per product)
+            let mut ut = nalgebra::RowDVector::<f64>::zeros(n);
             let scale = hss.amax().max(f64::MIN_POSITIVE) * ds.amax().max(f64::MIN_POSITIVE);
             for _ in 0..500 {
                 let mut change: f64 = 0.0;
@@ -228,10 +230,11 @@ impl<'a> DiagonalSignFlow<'a> {
                     if ds[a] == 0.0 || hss[(a, a)] <= 0.0 {
                         continue;
                     }
-                    let r = rhs[a] - hss.row(a).dot(&u.transpose()) + hss[(a, a)] * u[a];
+                    let r = rhs[a] - hss.row(a).dot(&ut) + hss[(a, a)] * u[a];
                     let new = (r / hss[(a, a)]).clamp(-ds[a], ds[a]);
                     change = change.max((new - u[a]).abs() * hss[(a, a)]);
                     u[a] = new;
+                    ut[a] = new;
                 }
                 if change <= 1e-15 * scale {
                     break;
@@ -395,7 +398,9 @@ impl<'a> DiagonalSignFlow<'a> {
         let n = z.len();
         let hz = DMatrix::from_fn(n, n, |a, b| h[(z[a], z[b])]);
         let bound = DVector::from_fn(n, |a, _| gain[z[a]]);
-        let mut u = DVector::zeros(n);
+        let mut u = DVector::<f64>::zeros(n);
+        // uᵀ kept alongside u (the row products read it; no transposed copy per product)
+        let mut ut = nalgebra::RowDVector::<f64>::zeros(n);
         let scale = hz.amax().max(f64::MIN_POSITIVE) * bound.amax().max(f64::MIN_POSITIVE);
         for _ in 0..2000 {
             let mut change: f64 = 0.0;
@@ -403,10 +408,11 @@ impl<'a> DiagonalSignFlow<'a> {
                 if bound[a] == 0.0 || hz[(a, a)] <= 0.0 {
                     continue;
                 }
-                let r = c[a] - hz.row(a).dot(&u.transpose()) + hz[(a, a)] * u[a];
+                let r = c[a] - hz.row(a).dot(&ut) + hz[(a, a)] * u[a];
                 let new = (r / hz[(a, a)]).clamp(-bound[a], bound[a]);
                 change = change.max((new - u[a]).abs() * hz[(a, a)]);
                 u[a] = new;
+                ut[a] = new;
             }
             if change <= 1e-15 * scale {
                 break;
