@@ -523,7 +523,7 @@ mod tests {
     #[test]
     fn deep_diagonal_hessian_is_exact() {
         // against num-dual's second-order dual numbers on F(w) + ½μ‖w‖², F = ½‖A x(w) − y‖²
-        use num_dual::{hessian, Dual2DVec64, DualNum};
+        use num_dual::{hessian, Dual2DVec64};
         let problem = Problem::random_regression(2, 3, 4, 2);
         for model in [DeepDiagonal::new(3, 4), DeepDiagonal::two_sided(2, 4), DeepDiagonal::new(1, 4)] {
             let n = model.n_params();

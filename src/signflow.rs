@@ -72,6 +72,9 @@ const STATIONARY_GRADIENT: f64 = 1e-9;
 /// the event); four limit the chance of missing a double crossing inside one step.
 const SUBSTEPS: usize = 4;
 
+/// A sliding set S and the guarded Cholesky factor of `H_SS` (`None`: no safe factor).
+type CachedFactor = (Vec<usize>, Option<Cholesky<f64, Dyn>>);
+
 /// One factor group: the L weights of one side of one coordinate.
 #[derive(Debug, Clone)]
 struct Group {
@@ -104,7 +107,7 @@ pub struct DiagonalSignFlow<'a> {
     /// The guarded Cholesky factor of `H_SS` for the last sliding set S (squared loss only: H is
     /// constant, so the factor depends on S alone and is reused by every right-hand side of a
     /// mode instead of an O(|S|³) factorisation per evaluation). `None` inside: no safe factor.
-    factor: RefCell<Option<(Vec<usize>, Option<Cholesky<f64, Dyn>>)>>,
+    factor: RefCell<Option<CachedFactor>>,
 }
 
 /// What happened at an accepted step: nothing, or events at a located time.
