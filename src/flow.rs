@@ -10,7 +10,7 @@ use crate::geometry::{sign, steepest_map};
 use crate::ode::{integrate, IntegrationFailure, Settings, Stop, Trajectory};
 use crate::potential::Potential;
 use crate::problem::Problem;
-use crate::reparam::Reparameterization;
+use crate::reparam::{DeepDiagonal, Reparameterization};
 use crate::switching::{integrate_switched, Switched};
 use nalgebra::{DMatrix, DVector};
 
@@ -273,8 +273,44 @@ impl Switched for CoordinateSigns<'_, '_> {
 }
 
 /// SignGF with one switch per parameter, `σ = ∇_w F + μ_c w`, `ẇ = −s − μ_d w`; the Hessian of F
-/// in w by central differences of the pulled-back gradient (step 1e−6: error ≈ 1e−12 relative).
+/// in w exact on a deep diagonal model ([`deep_diagonal_hessian`]), by central differences of the
+/// pulled-back gradient otherwise (step 1e−6: error ≈ 1e−12 relative).
 struct ParameterSigns<'a, 'b>(&'b SteepestFlow<'a>);
+
+/// The exact Hessian of `F(w) + ½μ_c‖w‖²`, `F = f ∘ x`, on a deep diagonal model:
+/// `∇²F = Jᵀ ∇²f(x) J + Σ_k g_k ∇²x_k + μ_c I`, with `J_j = ∂x_{k(j)}/∂w_j = ε ∏_{l≠j} w_l` over the
+/// factor group of j (side sign ε) and `∂²x_k/∂w_j∂w_l = ε ∏_{m≠j,l} w_m` for `j ≠ l` in the same
+/// group (0 on the diagonal: x is multilinear in its factors). O(p²) per call, no differencing
+/// (checked against num-dual's second-order dual numbers in the tests).
+pub fn deep_diagonal_hessian(problem: &Problem, model: &DeepDiagonal, w: &DVector<f64>, mu_c: f64) -> DMatrix<f64> {
+    let (d, depth) = (model.dim, model.depth);
+    let n = w.len();
+    let x = model.x(w);
+    let g = problem.gradient(&x);
+    let hf = problem.hessian(&x);
+    let jac = model.pullback(w, &DVector::from_element(d, 1.0));
+    let coord = |j: usize| j % d;
+    let mut h = DMatrix::from_fn(n, n, |j, l| jac[j] * jac[l] * hf[(coord(j), coord(l))]);
+    let sides = n / (depth * d);
+    for side in 0..sides {
+        let eps = if side == 0 { 1.0 } else { -1.0 };
+        for k in 0..d {
+            let member = |i: usize| (side * depth + i) * d + k;
+            for a in 0..depth {
+                for b in (a + 1)..depth {
+                    let rest: f64 = (0..depth).filter(|&m| m != a && m != b).map(|m| w[member(m)]).product();
+                    let v = eps * g[k] * rest;
+                    h[(member(a), member(b))] += v;
+                    h[(member(b), member(a))] += v;
+                }
+            }
+        }
+    }
+    for j in 0..n {
+        h[(j, j)] += mu_c;
+    }
+    h
+}
 
 impl Switched for ParameterSigns<'_, '_> {
     fn sigma(&self, w: &DVector<f64>) -> DVector<f64> {
@@ -288,15 +324,21 @@ impl Switched for ParameterSigns<'_, '_> {
     }
 
     fn sigma_rate(&self, w: &DVector<f64>) -> (DVector<f64>, DMatrix<f64>) {
-        let n = w.len();
-        let eps = 1e-6;
-        let mut hess = DMatrix::zeros(n, n);
-        for j in 0..n {
-            let mut e = DVector::zeros(n);
-            e[j] = eps * (1.0 + w[j].abs());
-            let col = (self.0.drive(&(w + &e)) - self.0.drive(&(w - &e))) / (2.0 * e[j]);
-            hess.set_column(j, &col);
-        }
+        let hess = match self.0.model.as_deep_diagonal() {
+            Some(model) => deep_diagonal_hessian(self.0.problem, model, w, self.0.decay.coupled()),
+            None => {
+                let n = w.len();
+                let eps = 1e-6;
+                let mut hess = DMatrix::zeros(n, n);
+                for j in 0..n {
+                    let mut e = DVector::zeros(n);
+                    e[j] = eps * (1.0 + w[j].abs());
+                    let col = (self.0.drive(&(w + &e)) - self.0.drive(&(w - &e))) / (2.0 * e[j]);
+                    hess.set_column(j, &col);
+                }
+                hess
+            }
+        };
         let c = -(&hess * w) * self.0.decay.decoupled();
         (c, -hess)
     }
@@ -475,6 +517,48 @@ mod tests {
             assert!((logged.t.last().unwrap() - 1e3f64.ln()).abs() < 1e-12);
             let (a, b) = (plain.last(), logged.last());
             assert!((a - b).norm() < 1e-9 * a.norm(), "L = {depth}, q = {q}: {:e}", (a - b).norm() / a.norm());
+        }
+    }
+
+    #[test]
+    fn deep_diagonal_hessian_is_exact() {
+        // against num-dual's second-order dual numbers on F(w) + ½μ‖w‖², F = ½‖A x(w) − y‖²
+        use num_dual::{hessian, Dual2DVec64};
+        let problem = Problem::random_regression(2, 3, 4, 2);
+        for model in [DeepDiagonal::new(3, 4), DeepDiagonal::two_sided(2, 4), DeepDiagonal::new(1, 4)] {
+            let n = model.n_params();
+            let w = DVector::from_fn(n, |j, _| 0.3 + 0.17 * ((j * 7) % 5) as f64 - 0.4 * ((j % 3) == 1) as u8 as f64);
+            let mu = 0.05;
+            let (d, depth) = (model.dim, model.depth);
+            let f = |v: DVector<Dual2DVec64>| {
+                let mut total = Dual2DVec64::from_re(0.0);
+                let x: Vec<Dual2DVec64> = (0..d)
+                    .map(|k| {
+                        let side = |s: usize| {
+                            (0..depth)
+                                .fold(Dual2DVec64::from_re(1.0), |acc, i| acc * v[(s * depth + i) * d + k].clone())
+                        };
+                        if model.two_sided {
+                            side(0) - side(1)
+                        } else {
+                            side(0)
+                        }
+                    })
+                    .collect();
+                for r in 0..problem.a.nrows() {
+                    let ax = (0..d)
+                        .fold(Dual2DVec64::from_re(-problem.y[r]), |acc, k| acc + x[k].clone() * problem.a[(r, k)]);
+                    total += ax.clone() * ax * 0.5;
+                }
+                for vj in v.iter() {
+                    total += vj.clone() * vj.clone() * (0.5 * mu);
+                }
+                total
+            };
+            let (_, _, reference) = hessian(f, &w);
+            let exact = deep_diagonal_hessian(&problem, &model, &w, mu);
+            let err = (&exact - &reference).amax();
+            assert!(err <= 1e-12 * (1.0 + reference.amax()), "{model:?}: {err:e}");
         }
     }
 }

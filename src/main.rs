@@ -778,8 +778,17 @@ fn run(cli: Cli) -> InputResult<bool> {
             let mut entries = Vec::new();
             let mut json = Vec::new();
             let provenance = report::Provenance::now();
-            for card in &cards {
-                let batch = pool.install(|| checks::run_with_controls(card, &options, &|| bar.inc(1)))?;
+            // every card (and within it every control and grid point) in parallel on the pool; the
+            // outcomes are printed afterwards in card order, identical for any --jobs
+            use rayon::prelude::*;
+            let batches = pool.install(|| {
+                cards
+                    .par_iter()
+                    .map(|card| checks::run_with_controls(card, &options, &|| bar.inc(1)))
+                    .collect::<Vec<_>>()
+            });
+            for (card, batch) in cards.iter().zip(batches) {
+                let batch = batch?;
                 if format == Format::Text {
                     bar.suspend(|| batch.iter().for_each(|o| print_outcome(o, verbose)));
                 } else {

@@ -240,6 +240,53 @@ impl LayerConstants {
     fn finite_at_origin(&self) -> bool {
         self.origin_exponent() < 1.0
     }
+
+    /// The smallest layer magnitude `t` of `|x|` (`a_i = t + δ_i`, [`Self::layer_powers`]).
+    fn base_of(&self, x: f64) -> f64 {
+        let a = self.layer_powers(x);
+        self.offsets.iter().zip(&a).find(|(d, _)| **d == 0.0).map_or(f64::NAN, |(_, v)| *v)
+    }
+
+    /// `|x|` at base t: `x(t) = P(t)^{1/q}`, `P(t) = ∏_i (t + δ_i)` (closed form, in logarithms).
+    fn x_of_base(&self, t: f64) -> f64 {
+        (self.offsets.iter().map(|d| (t + d).ln()).sum::<f64>() / self.q).exp()
+    }
+
+    /// `dR'/dt = R''(x(t)) dx/dt = (1/q) P(t)^{1/q − 1}`: since `P'(t) = Σ_i ∏_{j≠i} a_j = h`, the
+    /// mirror gain cancels and the dual variable is a quadrature of a closed form in t (no root
+    /// finding inside the quadrature).
+    fn dual_rate(&self, t: f64) -> f64 {
+        ((1.0 / self.q - 1.0) * self.offsets.iter().map(|d| (t + d).ln()).sum::<f64>()).exp() / self.q
+    }
+
+    /// The exponent p of the substitution `t = u^p`, `p = 1/(1 − β)` with `β = m(q − 1)/q < 1` the
+    /// power of the integrable singularity `dR'/dt ~ t^{−β}` at 0 (m layers at δ = 0): in u the
+    /// integrand `(dR'/dt)(u^p) p u^{p−1}` is bounded at 0 (a finite-origin potential only).
+    fn substitution(&self) -> f64 {
+        let m = self.offsets.iter().filter(|&&d| d == 0.0).count() as f64;
+        1.0 / (1.0 - m * (self.q - 1.0) / self.q)
+    }
+
+    /// `∫ (c − x(t)) (dR'/dt) dt` from the potential's origin (t = 0, or the base t₁ of x = 1 when
+    /// `R'(0) = −∞`) to base t: with c = 0 and the sign dropped, `R'`; with `c = x(t)`, `R`.
+    fn base_integral(&self, t: f64, c: Option<f64>) -> f64 {
+        let weight = |s: f64| c.map_or(1.0, |c| c - self.x_of_base(s));
+        if self.finite_at_origin() {
+            let p = self.substitution();
+            integrate_from_zero(
+                |u| weight(u.powf(p)) * self.dual_rate(u.powf(p)) * p * u.powf(p - 1.0),
+                t.powf(1.0 / p),
+            )
+        } else {
+            let t1 = self.base_of(1.0);
+            integrate_from_one(|s| weight(t1 * s) * self.dual_rate(t1 * s) * t1, t / t1)
+        }
+    }
+
+    /// `R'` at base t (positive side).
+    fn dual_at_base(&self, t: f64) -> f64 {
+        self.base_integral(t, None)
+    }
 }
 
 impl Potential for LayerConstants {
@@ -250,43 +297,54 @@ impl Potential for LayerConstants {
         1.0 / h
     }
 
-    /// `∫_0^x R''`, or `∫_1^x R''` when that diverges at 0 (see the type's docs); odd.
+    /// `∫_0^x R''`, or `∫_1^x R''` when that diverges at 0 (see the type's docs); odd. Computed in
+    /// the base t of the layer magnitudes, `R'(x) = ∫ (1/q) P(t)^{1/q−1} dt` ([`Self::dual_rate`]):
+    /// one root for `t(x)`, then a quadrature of a closed form.
     fn grad(&self, x: f64) -> f64 {
-        if self.finite_at_origin() {
-            sign(x) * integrate_from_zero(|t| self.hess(t), x.abs())
-        } else {
-            sign(x) * integrate_from_one(|t| self.hess(t), x.abs())
+        if x == 0.0 {
+            return if self.finite_at_origin() { 0.0 } else { f64::NAN };
         }
+        sign(x) * self.dual_at_base(self.base_of(x))
     }
 
     fn positive_only(&self) -> bool {
         !self.finite_at_origin()
     }
 
-    /// For `R'(0) = −∞`: the positive root of `R'(x) = z`, found in `v = ln x` (where `R'(e^v)`
-    /// increases from −∞, vanishes at v = 0 and may stay below a finite bound, beyond which there is
-    /// no root: NaN) by the one root finder.
+    /// The positive root of `R'(x(t)) = |z|` in the base t of the layer magnitudes (in `u = t^{1/p}`
+    /// from 0 when `R'(0)` is finite; in `τ = ln t` from the base of x = 1 when `R'(0) = −∞`, where
+    /// `R'` may stay below a finite bound beyond which there is no root: NaN), by the one root
+    /// finder; then `x = P(t)^{1/q}` in closed form.
     fn grad_inverse(&self, z: f64) -> f64 {
-        if self.finite_at_origin() {
-            return numeric_grad_inverse(|t| self.grad(t), z);
-        }
         let tol = 1e-14;
+        if self.finite_at_origin() {
+            let p = self.substitution();
+            let target = z.abs();
+            if target == 0.0 {
+                return 0.0;
+            }
+            let step = self.base_of(target.max(1e-3)).powf(1.0 / p);
+            let root = root_increasing(|u| self.dual_at_base(u.powf(p)) - target, 0.0, step, f64::MIN_POSITIVE);
+            return sign(z) * root.map_or(f64::NAN, |u| self.x_of_base(u.powf(p)));
+        }
+        let tau1 = self.base_of(1.0).ln();
         let v = if z >= 0.0 {
-            root_increasing(|v| self.grad(v.exp()) - z, 0.0, 1.0, tol)
+            root_increasing(|tau| self.dual_at_base(tau.exp()) - z, tau1, 1.0, tol)
         } else {
-            root_increasing(|v| z - self.grad((-v).exp()), 0.0, 1.0, tol).map(|v| -v)
+            root_increasing(|tau| z - self.dual_at_base((2.0 * tau1 - tau).exp()), tau1, 1.0, tol)
+                .map(|tau| 2.0 * tau1 - tau)
         };
-        v.map_or(f64::NAN, f64::exp)
+        v.map_or(f64::NAN, |tau| self.x_of_base(tau.exp()))
     }
 
-    /// `∫_0^|x| (|x| − s) R''(s) ds`, or `∫_1^|x|` of the same when `R'(0) = −∞` (one quadrature).
+    /// `∫_0^|x| (|x| − s) R''(s) ds`, or `∫_1^|x|` of the same when `R'(0) = −∞` (one quadrature),
+    /// in the base t: `∫ (|x| − x(t)) (1/q) P(t)^{1/q−1} dt`.
     fn value(&self, x: f64) -> f64 {
         let b = x.abs();
-        if self.finite_at_origin() {
-            integrate_from_zero(|s| (b - s) * self.hess(s), b)
-        } else {
-            integrate_from_one(|s| (b - s) * self.hess(s), b)
+        if b == 0.0 {
+            return if self.finite_at_origin() { 0.0 } else { f64::NAN };
         }
+        self.base_integral(self.base_of(b), Some(b))
     }
 
     fn describe(&self) -> String {

@@ -30,7 +30,8 @@ use crate::ode::{Failure, FlowStatus, IntegrationFailure, Settings, Stats, Stop,
 use crate::problem::{Loss, Problem};
 use crate::reparam::{DeepDiagonal, Reparameterization};
 use crate::roots::brent;
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
+use std::cell::RefCell;
 
 /// Dormand–Prince 5(4) coupling coefficients (the field is autonomous, so the nodes are not needed) (row i: stage i from stages 0..i).
 const A: [[f64; 6]; 7] = [
@@ -71,6 +72,9 @@ const STATIONARY_GRADIENT: f64 = 1e-9;
 /// the event); four limit the chance of missing a double crossing inside one step.
 const SUBSTEPS: usize = 4;
 
+/// A sliding set S and the guarded Cholesky factor of `H_SS` (`None`: no safe factor).
+type CachedFactor = (Vec<usize>, Option<Cholesky<f64, Dyn>>);
+
 /// One factor group: the L weights of one side of one coordinate.
 #[derive(Debug, Clone)]
 struct Group {
@@ -100,6 +104,10 @@ pub struct DiagonalSignFlow<'a> {
     groups: Vec<Group>,
     /// `AᵀA` for the squared loss (its Hessian is constant).
     hessian: Option<DMatrix<f64>>,
+    /// The guarded Cholesky factor of `H_SS` for the last sliding set S (squared loss only: H is
+    /// constant, so the factor depends on S alone and is reused by every right-hand side of a
+    /// mode instead of an O(|S|³) factorisation per evaluation). `None` inside: no safe factor.
+    factor: RefCell<Option<CachedFactor>>,
 }
 
 /// What happened at an accepted step: nothing, or events at a located time.
@@ -122,7 +130,7 @@ impl<'a> DiagonalSignFlow<'a> {
             }
         }
         let hessian = (problem.loss == Loss::Squared).then(|| problem.a.tr_mul(&problem.a));
-        Self { problem, model: *model, mu, groups, hessian }
+        Self { problem, model: *model, mu, groups, hessian, factor: RefCell::new(None) }
     }
 
     /// `∇²f(x)`: borrowed for the squared loss (constant), computed otherwise.
@@ -176,7 +184,7 @@ impl<'a> DiagonalSignFlow<'a> {
         }
         let rhs = DVector::from_fn(idx.len(), |a, _| h.row(idx[a]).dot(&v.transpose()));
         let n = idx.len();
-        let hss = DMatrix::from_fn(n, n, |a, b| h[(idx[a], idx[b])]);
+        let block = || DMatrix::from_fn(n, n, |a, b| h[(idx[a], idx[b])]);
         let ds = DVector::from_fn(n, |a, _| gain[idx[a]]);
         // H_SS u = rhs, s_S = u / D_S when every D > 0 and H_SS is positive definite (the common
         // case); otherwise the minimum-norm solution of (H_SS D_S) s_S = rhs
@@ -188,42 +196,55 @@ impl<'a> DiagonalSignFlow<'a> {
         // Cholesky only when H_SS is safely positive definite: a singular H_SS (more sliding
         // coordinates than the rank of H, as at an interpolating minimum) can pass a Cholesky
         // factorisation on round-off pivots and give garbage; the pivot ratio guards it
-        let solved = positive
-            .then(|| hss.clone().cholesky())
-            .flatten()
-            .filter(|c| {
+        let guarded = |hss: DMatrix<f64>| {
+            hss.cholesky().filter(|c| {
                 let diag = c.l_dirty().diagonal();
                 let (lo, hi) = (diag.min(), diag.max());
                 lo > 0.0 && (lo / hi).powi(2) > 1e-10
             })
-            .map(|c| c.solve(&rhs).component_div(&ds))
-            .filter(|u| u.iter().all(|v| v.is_finite()))
-            .unwrap_or_else(|| {
-                // singular H_SS (more sliding coordinates than rank H): the sliding signs are not
-                // unique. Take a solution inside the box |s| ≤ 1 — projected Gauss–Seidel on
-                // min ½uᵀH_SS u − rhsᵀu, |u_k| ≤ D_k, from u = 0 — so that the choice agrees with
-                // the event-time selection (a minimum-norm solution can leave the box and cause
-                // an endless cascade of exit events). Which solution SignGD selects here is open
-                // (docs/SIGN_FLOWS.md §3).
-                let mut u = DVector::zeros(n);
-                let scale = hss.amax().max(f64::MIN_POSITIVE) * ds.amax().max(f64::MIN_POSITIVE);
-                for _ in 0..500 {
-                    let mut change: f64 = 0.0;
-                    for a in 0..n {
-                        if ds[a] == 0.0 || hss[(a, a)] <= 0.0 {
-                            continue;
-                        }
-                        let r = rhs[a] - hss.row(a).dot(&u.transpose()) + hss[(a, a)] * u[a];
-                        let new = (r / hss[(a, a)]).clamp(-ds[a], ds[a]);
-                        change = change.max((new - u[a]).abs() * hss[(a, a)]);
-                        u[a] = new;
+        };
+        let solve = |c: &Cholesky<f64, Dyn>| c.solve(&rhs).component_div(&ds);
+        let solved = if !positive {
+            None
+        } else if self.hessian.is_some() {
+            let mut cache = self.factor.borrow_mut();
+            if cache.as_ref().is_none_or(|(set, _)| *set != idx) {
+                *cache = Some((idx.clone(), guarded(block())));
+            }
+            cache.as_ref().and_then(|(_, c)| c.as_ref()).map(solve)
+        } else {
+            guarded(block()).as_ref().map(solve)
+        };
+        let solved = solved.filter(|u| u.iter().all(|v| v.is_finite())).unwrap_or_else(|| {
+            // singular H_SS (more sliding coordinates than rank H): the sliding signs are not
+            // unique. Take a solution inside the box |s| ≤ 1 — projected Gauss–Seidel on
+            // min ½uᵀH_SS u − rhsᵀu, |u_k| ≤ D_k, from u = 0 — so that the choice agrees with
+            // the event-time selection (a minimum-norm solution can leave the box and cause
+            // an endless cascade of exit events). Which solution SignGD selects here is open
+            // (docs/SIGN_FLOWS.md §3).
+            let hss = block();
+            let mut u = DVector::<f64>::zeros(n);
+            // uᵀ kept alongside u (the row products read it; no transposed copy per product)
+            let mut ut = nalgebra::RowDVector::<f64>::zeros(n);
+            let scale = hss.amax().max(f64::MIN_POSITIVE) * ds.amax().max(f64::MIN_POSITIVE);
+            for _ in 0..500 {
+                let mut change: f64 = 0.0;
+                for a in 0..n {
+                    if ds[a] == 0.0 || hss[(a, a)] <= 0.0 {
+                        continue;
                     }
-                    if change <= 1e-15 * scale {
-                        break;
-                    }
+                    let r = rhs[a] - hss.row(a).dot(&ut) + hss[(a, a)] * u[a];
+                    let new = (r / hss[(a, a)]).clamp(-ds[a], ds[a]);
+                    change = change.max((new - u[a]).abs() * hss[(a, a)]);
+                    u[a] = new;
+                    ut[a] = new;
                 }
-                DVector::from_fn(n, |a, _| if ds[a] > 0.0 { u[a] / ds[a] } else { 0.0 })
-            });
+                if change <= 1e-15 * scale {
+                    break;
+                }
+            }
+            DVector::from_fn(n, |a, _| if ds[a] > 0.0 { u[a] / ds[a] } else { 0.0 })
+        });
         for (a, &k) in idx.iter().enumerate() {
             s[k] = solved[a];
         }
@@ -380,7 +401,9 @@ impl<'a> DiagonalSignFlow<'a> {
         let n = z.len();
         let hz = DMatrix::from_fn(n, n, |a, b| h[(z[a], z[b])]);
         let bound = DVector::from_fn(n, |a, _| gain[z[a]]);
-        let mut u = DVector::zeros(n);
+        let mut u = DVector::<f64>::zeros(n);
+        // uᵀ kept alongside u (the row products read it; no transposed copy per product)
+        let mut ut = nalgebra::RowDVector::<f64>::zeros(n);
         let scale = hz.amax().max(f64::MIN_POSITIVE) * bound.amax().max(f64::MIN_POSITIVE);
         for _ in 0..2000 {
             let mut change: f64 = 0.0;
@@ -388,10 +411,11 @@ impl<'a> DiagonalSignFlow<'a> {
                 if bound[a] == 0.0 || hz[(a, a)] <= 0.0 {
                     continue;
                 }
-                let r = c[a] - hz.row(a).dot(&u.transpose()) + hz[(a, a)] * u[a];
+                let r = c[a] - hz.row(a).dot(&ut) + hz[(a, a)] * u[a];
                 let new = (r / hz[(a, a)]).clamp(-bound[a], bound[a]);
                 change = change.max((new - u[a]).abs() * hz[(a, a)]);
                 u[a] = new;
+                ut[a] = new;
             }
             if change <= 1e-15 * scale {
                 break;

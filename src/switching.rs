@@ -51,11 +51,27 @@ impl Mode {
         let gss = DMatrix::from_fn(idx.len(), idx.len(), |a, b| g[(idx[a], idx[b])]);
         let rhs = DVector::from_fn(idx.len(), |a, _| -rhs_full[idx[a]]);
         let scale = gss.amax().max(f64::MIN_POSITIVE);
-        // a failed solve yields NaN signs, which end the integration as non-finite (INCONCLUSIVE)
-        let solved = gss
-            .svd(true, true)
-            .solve(&rhs, 1e-12 * scale)
-            .unwrap_or_else(|_| DVector::from_element(idx.len(), f64::NAN));
+        // a symmetric negative definite G_SS (a parameter sign flow, G = −∇²F) is solved by
+        // Cholesky when safely conditioned (pivot ratio² > 1e−10, so the solution equals the
+        // minimum-norm one to ~1e−6 of the round-off the SVD leaves anyway); otherwise, and for
+        // non-symmetric or singular blocks (coinciding surfaces), the minimum-norm least-squares
+        // solution by SVD. A failed solve yields NaN signs, which end the integration as
+        // non-finite (INCONCLUSIVE).
+        let cholesky = (gss == gss.transpose())
+            .then(|| (-&gss).cholesky())
+            .flatten()
+            .filter(|c| {
+                let diag = c.l_dirty().diagonal();
+                let (lo, hi) = (diag.min(), diag.max());
+                lo > 0.0 && (lo / hi).powi(2) > 1e-10
+            })
+            .map(|c| -c.solve(&rhs))
+            .filter(|v| v.iter().all(|x| x.is_finite()));
+        let solved = cholesky.unwrap_or_else(|| {
+            gss.svd(true, true)
+                .solve(&rhs, 1e-12 * scale)
+                .unwrap_or_else(|_| DVector::from_element(idx.len(), f64::NAN))
+        });
         for (a, &k) in idx.iter().enumerate() {
             s[k] = solved[a];
         }

@@ -401,14 +401,16 @@ pub fn run_control(card: &Card, index: usize) -> InputResult<Outcome> {
 }
 
 /// Runs a card and, with `options.controls`, its negative controls; `tick` after each run.
+/// The card and its controls run in parallel on the current rayon pool; the outcomes come back in
+/// the fixed order card, control 1, control 2, … (the same for any number of threads).
 pub fn run_with_controls(card: &Card, options: &RunOptions, tick: &(dyn Fn() + Sync)) -> InputResult<Vec<Outcome>> {
-    let mut out = vec![outcome(card, None, options)?];
-    tick();
-    if options.controls {
-        for i in 0..card.negative_controls.len() {
-            out.push(outcome(card, Some(i), options)?);
+    let controls = if options.controls { card.negative_controls.len() } else { 0 };
+    let runs: Vec<Option<usize>> = std::iter::once(None).chain((0..controls).map(Some)).collect();
+    runs.par_iter()
+        .map(|&control| {
+            let o = outcome(card, control, options);
             tick();
-        }
-    }
-    Ok(out)
+            o
+        })
+        .collect()
 }
