@@ -160,7 +160,7 @@ pub fn frozen_weight(depth: usize, q: f64, alpha: f64, g: f64, t: f64) -> f64 {
         alpha
     } else if p == 0.0 {
         let w = alpha + c * t;
-        if depth % 2 == 0 {
+        if depth.is_multiple_of(2) {
             w.max(0.0)
         } else {
             w
@@ -336,7 +336,7 @@ impl Claim for PaperRegression {
         let (deep, small) = (self.depths[self.depths.len() - 1], self.alphas[self.alphas.len() - 1]);
         let plateau = LinearEscape { depth: deep, q: 2.0, gamma, level: 1.0 }.closed_form(small);
         let needed = 2.0 * plateau / self.lr;
-        if !(needed <= self.max_steps as f64) {
+        if needed.is_nan() || needed > self.max_steps as f64 {
             return Err(InputError::new(
                 "max_steps",
                 format!("GD at η/2 needs about {needed:.2e} steps at L = {deep}, α = {small:e}, over max_steps"),
