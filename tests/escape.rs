@@ -1,5 +1,7 @@
 //! The `escape` family (escape-time, escape-integral, never-saddle, learning-rate, sign-flip, plateaus): every
-//! card passes, every negative control fails, evidence snapshotted; and the `escape` command.
+//! card passes, every negative control fails, evidence snapshotted; and the `escape` command. The
+//! paper-scale card (paper-regression-escape) has its own `#[ignore]`d test (CI runs it through
+//! `check --all --paper-scale`) and a cheap reduced run here.
 mod common;
 
 use common::{assert_bad_input, mirrorflow};
@@ -8,6 +10,46 @@ use common::{assert_bad_input, mirrorflow};
 fn escape_cards_pass_and_controls_fail() {
     let views = common::run_family("escape");
     common::snapshot("escape", &serde_json::Value::Array(views));
+}
+
+#[test]
+#[ignore = "paper-scale (≈ 15 s of CPU with its controls): CI runs it through check --all --paper-scale"]
+fn paper_scale_escape_cards_pass_and_controls_fail() {
+    let views = common::run_paper_scale("escape");
+    common::snapshot("escape_paper_scale", &serde_json::Value::Array(views));
+}
+
+#[test]
+fn paper_regression_at_two_depths_passes_and_its_knobs_fail() {
+    // the paper-scale card reduced to L = 2, 3 (a second): the α-laws, the discretisation rows and
+    // the trend pass; each prediction knob, moved, fails
+    let base = ["check", "paper-regression-escape", "--no-controls", "--quiet", "--set", "depths=[2, 3]"];
+    let out = mirrorflow(&base);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    for wrong in ["gf_q=1.0", "gf_q=1.5", "signgf_q=2.0", "ratio_trend=\"decreasing\""] {
+        let mut args = base.to_vec();
+        args.extend(["--set", wrong]);
+        let out = mirrorflow(&args);
+        assert_eq!(out.status.code(), Some(1), "{wrong}: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL"), "{wrong}");
+    }
+}
+
+#[test]
+fn paper_regression_rejects_bad_input() {
+    let card = |set: &str| mirrorflow(&["check", "paper-regression-escape", "--set", set]);
+    assert_bad_input(&card("depths=[3, 2]"), "depths");
+    assert_bad_input(&card("depths=[3]"), "depths");
+    assert_bad_input(&card("depths=[1, 2]"), "depths");
+    assert_bad_input(&card("alphas=[0.07, 0.1]"), "alphas");
+    assert_bad_input(&card("alphas=[1.5, 0.1]"), "alphas");
+    assert_bad_input(&card("levels=[0.5, 0.9]"), "levels");
+    assert_bad_input(&card("levels=[1.2]"), "levels");
+    assert_bad_input(&card("gf_q=2.5"), "gf_q");
+    assert_bad_input(&card("sparsity=0"), "sparsity");
+    assert_bad_input(&card("max_steps=0"), "max_steps");
+    // GD at L = 4 and α = 1e-3 would need ≈ 1e9 steps: over the budget, refused before running
+    assert_bad_input(&card("alphas=[0.1, 1e-3]"), "max_steps");
 }
 
 #[test]

@@ -148,6 +148,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<escape::plateaus::Plateaus>(),
         claim_type::<escape::coercivity::Coercivity>(),
         claim_type::<escape::blow_up::BlowUp>(),
+        claim_type::<escape::paper_regression::PaperRegression>(),
         claim_type::<convergence::bound::Bound>(),
         claim_type::<weight_decay::equilibria::Equilibria>(),
         claim_type::<weight_decay::separation::Separation>(),

@@ -17,10 +17,15 @@ pub fn cards_dir() -> PathBuf {
 /// kind). Cards of `tier = "paper-scale"` are left to CI's `check --all --paper-scale` run (with
 /// their controls, compared with snapshots/report.json), so that `cargo test` stays fast.
 pub fn cards_of(family: &str) -> Vec<Card> {
+    cards_of_tier(family, mirrorflow::claims::Tier::Default)
+}
+
+/// The cards of a family in one tier.
+pub fn cards_of_tier(family: &str, tier: mirrorflow::claims::Tier) -> Vec<Card> {
     checks::load_cards(&cards_dir())
         .expect("cards parse")
         .into_iter()
-        .filter(|c| c.tier == mirrorflow::claims::Tier::Default)
+        .filter(|c| c.tier == tier)
         .filter(|c| c.check == family || c.check.split('/').next() == Some(family))
         .collect()
 }
@@ -70,11 +75,22 @@ pub fn order_of_magnitude(v: f64) -> String {
     }
 }
 
-/// Runs every card of a kind with its negative controls; asserts expectations; returns the
-/// snapshot views.
+/// Runs every default-tier card of a kind with its negative controls; asserts expectations;
+/// returns the snapshot views. Paper-scale cards (`tier = "paper-scale"`) are left to
+/// [`run_paper_scale`], whose tests are `#[ignore]`d (CI runs those cards through
+/// `check --all --paper-scale`).
 pub fn run_family(kind: &str) -> Vec<Value> {
-    let cards = cards_of(kind);
-    assert!(!cards.is_empty(), "no cards for {kind}");
+    run_cards(kind, mirrorflow::claims::Tier::Default)
+}
+
+/// Runs the paper-scale cards of a kind, as [`run_family`] does the default tier.
+pub fn run_paper_scale(kind: &str) -> Vec<Value> {
+    run_cards(kind, mirrorflow::claims::Tier::PaperScale)
+}
+
+fn run_cards(kind: &str, tier: mirrorflow::claims::Tier) -> Vec<Value> {
+    let cards = cards_of_tier(kind, tier);
+    assert!(!cards.is_empty(), "no {tier:?} cards for {kind}");
     let mut views = Vec::new();
     for card in &cards {
         let o = checks::run_card(card).expect("card runs");

@@ -9,7 +9,9 @@
 //! - [`sign_flip::SignFlip`]: which flows carry x through 0 towards a target of the other sign;
 //! - [`plateaus::Plateaus`]: saddle-to-saddle plateaus of GF grow like ln(1/α), SignGF's do not;
 //! - [`coercivity::Coercivity`]: the coercive init leaves the saddle within x_1/(μγ^{q−1});
-//! - [`blow_up::BlowUp`]: finite-time blow-up iff m > 1 (validity of the Bregman function).
+//! - [`blow_up::BlowUp`]: finite-time blow-up iff m > 1 (validity of the Bregman function);
+//! - [`paper_regression::PaperRegression`]: the paper's regression at its scale, GF vs SignGF escape
+//!   times, their α-laws and the depth trend of their ratio.
 
 pub mod blow_up;
 pub mod coercivity;
@@ -17,6 +19,7 @@ pub mod escape_integral;
 pub mod escape_time;
 pub mod learning_rate;
 pub mod never_saddle;
+pub mod paper_regression;
 pub mod plateaus;
 pub mod sign_flip;
 
