@@ -39,9 +39,11 @@ pub fn snapshot_view(o: &Outcome) -> Value {
         .evidence
         .iter()
         .map(|e| {
-            // an error measure with a zero prediction is a distance: only its order of magnitude
-            // is stable across machines
-            let measured = if e.predicted == 0.0 {
+            // an error measure with a zero prediction is a distance, and a figure below 1e-12 of
+            // the prediction's scale is rounding noise (a coordinate decayed to 1e-21): only their
+            // order of magnitude is stable across machines
+            let noise = e.measured.abs() < 1e-12 * e.predicted.abs().max(1.0);
+            let measured = if e.predicted == 0.0 || noise {
                 json!(order_of_magnitude(e.measured))
             } else {
                 json!(round_sig(e.measured, 6))
