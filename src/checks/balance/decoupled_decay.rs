@@ -79,26 +79,40 @@ impl Claim for DecoupledDecay {
         };
         let predicted = self.rate_factor.unwrap_or(q) * mu;
         let b0 = s.model.balances(&s.w0, q);
+        let d = s.model.dim;
+        // a coordinate's fit stops once one of its weights rests at 0 or changes sign (the law
+        // divides by w_i; see [`super::free_samples`]); fewer than 10 free samples: left out
+        let free = super::free_samples(&s.model, &s.w0, &tr.y, self.alpha);
         // the coordinate whose fitted rate is farthest from the prediction
-        let mut far = (0.0, predicted);
-        for j in (0..b0.len()).filter(|&j| b0[j] != 0.0) {
+        let mut far = (-1.0, predicted);
+        for j in (0..b0.len()).filter(|&j| b0[j] != 0.0 && free[j % d] >= 10) {
             let pts: Vec<(f64, f64)> =
-                tr.t.iter().zip(&tr.y).map(|(t, w)| (*t, s.model.balances(w, q)[j].abs().ln())).collect();
+                tr.t.iter()
+                    .zip(&tr.y)
+                    .take(free[j % d])
+                    .map(|(t, w)| (*t, s.model.balances(w, q)[j].abs().ln()))
+                    .collect();
             let rate = -fit_line(&pts).slope;
             let err = (rate - predicted).abs();
             if err.is_nan() || err > far.0 {
                 far = (err, rate);
             }
         }
-        Ok(vec![Evidence::compare(
-            case,
-            "decay rate of the imbalance",
-            predicted,
-            far.1,
-            tol.balance,
-            Metric::Relative,
-            route,
-        )
-        .with_stats(tr.stats)])
+        let quantity = "decay rate of the imbalance";
+        if far.0 < 0.0 {
+            let why = "every coordinate had a weight at rest at 0 within 10 samples: nothing to fit";
+            return Ok(vec![Evidence::inconclusive(case, quantity, route, why.to_string())]);
+        }
+        let cut = free.iter().filter(|&&n| n < tr.y.len()).count();
+        Ok(vec![
+            Evidence::compare(case, quantity, predicted, far.1, tol.balance, Metric::Relative, route)
+                .with_stats(tr.stats),
+            Evidence::observe(
+                case,
+                "coordinates with a weight at rest at 0 or through 0 by T (fit stopped there)",
+                cut as f64,
+                route,
+            ),
+        ])
     }
 }

@@ -70,6 +70,33 @@ impl Setup {
     }
 }
 
+/// A weight `|w| ≤ REST·α` is at rest at 0.
+pub(crate) const REST: f64 = 1e-9;
+
+/// For each coordinate k, how many leading samples of `ys` (the states along a flow started at `w0`)
+/// it stays free: none of its weights at rest at 0 (`|w| ≤ REST·α`) or of another sign than at the
+/// previous sample. The balance laws divide by `w_i`; where a weight is at 0 (at L ≥ 3 layers 2…L of
+/// the layer-1 init reach 0 together and every `g_i` of the coordinate vanishes) the continuation of a
+/// sign flow is a Filippov selection, not the law (THEORY §2), so comparisons stop there.
+pub(crate) fn free_samples(model: &DeepDiagonal, w0: &DVector<f64>, ys: &[DVector<f64>], alpha: f64) -> Vec<usize> {
+    let (d, depth) = (model.dim, model.depth);
+    (0..d)
+        .map(|k| {
+            let mut previous = w0;
+            ys.iter()
+                .take_while(|w| {
+                    let free = (0..depth).all(|i| {
+                        let (now, before) = (w[i * d + k], previous[i * d + k]);
+                        now.abs() > REST * alpha && now.signum() == before.signum()
+                    });
+                    previous = w;
+                    free
+                })
+                .count()
+        })
+        .collect()
+}
+
 /// The relative scale of the balance quantity: `max(‖b_0‖∞, α^e)`.
 pub(crate) fn scale(b0: &DVector<f64>, alpha: f64, exponent: f64) -> f64 {
     b0.amax().max(alpha.powf(exponent))

@@ -89,9 +89,6 @@ fn scheduled() -> Law {
     Law::Scheduled
 }
 
-/// A weight `|w| ≤ REST·α` is at rest at 0.
-const REST: f64 = 1e-9;
-
 /// Pieces of the cosine staircase at q = 1 (the sign flow's engine takes a constant decay per run).
 pub const STAIRCASE: usize = 50;
 
@@ -196,27 +193,16 @@ impl Claim for ScheduledDecay {
             Err(e) => return Ok(vec![Evidence::inconclusive(case, quantity, route, e.to_string())]),
         };
         let b0 = s.model.balances(&s.w0, q);
-        let (d, depth) = (s.model.dim, s.model.depth);
-        // a coordinate one of whose weights has come to rest at 0, or changed sign since the last
-        // sample, leaves the comparison from then on: the law's derivation needs w ≠ 0 (a.e. along
-        // the flow); where two layers are at 0 at once (layers 2…L stay equal under this init, so
-        // at L ≥ 3 they reach 0 together) every g_i of the coordinate vanishes, and which Filippov
-        // velocity the weights take at that saddle is a selection, not the law (THEORY §2)
-        let mut rested = vec![false; d];
+        let d = s.model.dim;
+        // a coordinate leaves the comparison once one of its weights rests at 0 or changes sign
+        // (the law divides by w_i; see [`super::free_samples`])
+        let free = super::free_samples(&s.model, &s.w0, &tr.y, self.alpha);
         // the (coordinate, time) whose measured ratio is farthest from the claimed one
         let mut far = (-1.0, f64::NAN, f64::NAN);
-        let mut previous = &s.w0;
-        for (t, w) in tr.t.iter().zip(&tr.y) {
-            for (k, r) in rested.iter_mut().enumerate() {
-                *r |= (0..depth).any(|i| {
-                    let (now, before) = (w[i * d + k], previous[i * d + k]);
-                    now.abs() <= REST * self.alpha || now.signum() != before.signum()
-                });
-            }
-            previous = w;
+        for (i, (t, w)) in tr.t.iter().zip(&tr.y).enumerate() {
             let b = s.model.balances(w, q);
             let claimed = self.claimed(*t);
-            for j in (0..b0.len()).filter(|&j| b0[j] != 0.0 && !rested[j % d]) {
+            for j in (0..b0.len()).filter(|&j| b0[j] != 0.0 && i < free[j % d]) {
                 let ratio = b[j] / b0[j];
                 let err = (ratio - claimed).abs() / claimed;
                 if err.is_nan() || err > far.0 {
@@ -225,8 +211,8 @@ impl Claim for ScheduledDecay {
             }
         }
         let decayed = (-q * self.integral(self.t_end)).exp();
-        let resting = rested.iter().filter(|&&r| r).count();
-        if resting == d {
+        let resting = free.iter().filter(|&&n| n < tr.y.len()).count();
+        if far.0 < 0.0 {
             let why = "every coordinate had a weight at rest at 0 before the first sample: nothing to compare";
             return Ok(vec![Evidence::inconclusive(case, quantity, route, why.to_string())]);
         }
