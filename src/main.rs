@@ -64,6 +64,25 @@ enum OptimizerName {
     Adamw,
 }
 
+/// The `integrated` line of `escape`'s text output: the measured time, its relative error against the
+/// closed form and the solver's counts, or INCONCLUSIVE with the reason.
+fn print_integrated(
+    integrated: Option<f64>,
+    error: Option<f64>,
+    stats: Option<mirrorflow::ode::Stats>,
+    reason: Option<&str>,
+) {
+    match (integrated, error, stats) {
+        (Some(t), Some(e), Some(s)) => println!(
+            "integrated    T = {}   (relative error {e:.2e}; {} steps, {} rhs evaluations)",
+            display_number(t),
+            s.steps,
+            s.rhs_evals
+        ),
+        _ => println!("integrated    INCONCLUSIVE: {}", reason.unwrap_or_default()),
+    }
+}
+
 /// `--times`, `--samples`: where `flow` and `train` record their trajectory.
 #[derive(clap::Args)]
 struct Sampling {
@@ -1262,15 +1281,7 @@ fn escape_command(
         } else {
             println!("regime: {} (e = q(L−1)/L = {})", p.regime().name(), round_sig(p.exponent(), 12));
             println!("closed form   T = {}  = {}", p.formula(), display_number(closed));
-            match (integrated, error, stats) {
-                (Some(t), Some(e), Some(s)) => println!(
-                    "integrated    T = {}   (relative error {e:.2e}; {} steps, {} rhs evaluations)",
-                    display_number(t),
-                    s.steps,
-                    s.rhs_evals
-                ),
-                _ => println!("integrated    INCONCLUSIVE: {}", reason.clone().unwrap_or_default()),
-            }
+            print_integrated(integrated, error, stats, reason.as_deref());
         }
         if let Some(r) = reason {
             eprintln!("INCONCLUSIVE: {r}");
@@ -1402,15 +1413,7 @@ fn escape_coercive(depth: usize, q: f64, lambda: f64, gamma: f64, level: f64, fo
     } else {
         println!("coercive init w = (0, {lambda}, …, {lambda}): x_0 = 0, μ = λ^(q(L−1)) = {}", display_number(mu));
         println!("closed form   T = ∫_0^x_1 R''(x) dx / γ^(q−1) (quadrature) = {}", display_number(closed));
-        match (integrated, error, stats) {
-            (Some(t), Some(e), Some(s)) => println!(
-                "integrated    T = {}   (relative error {e:.2e}; {} steps, {} rhs evaluations)",
-                display_number(t),
-                s.steps,
-                s.rhs_evals
-            ),
-            _ => println!("integrated    INCONCLUSIVE: {}", reason.clone().unwrap_or_default()),
-        }
+        print_integrated(integrated, error, stats, reason.as_deref());
         println!("bound         T ≤ x_1/(μγ^(q−1)) = {}", display_number(bound));
     }
     if let Some(r) = reason {

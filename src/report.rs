@@ -180,16 +180,19 @@ pub struct Report {
     pub cards: Vec<CardReport>,
 }
 
-fn row(e: &Evidence) -> Row {
-    Row {
-        case: e.case.clone(),
-        quantity: e.quantity.clone(),
-        predicted: e.predicted,
-        measured: e.measured,
-        error: e.error,
-        tolerance: e.tolerance,
-        route: e.route.clone(),
-        verdict: e.verdict.label().to_string(),
+impl From<&Evidence> for Row {
+    /// A row of report.json at full precision.
+    fn from(e: &Evidence) -> Self {
+        Row {
+            case: e.case.clone(),
+            quantity: e.quantity.clone(),
+            predicted: e.predicted,
+            measured: e.measured,
+            error: e.error,
+            tolerance: e.tolerance,
+            route: e.route.clone(),
+            verdict: e.verdict.label().to_string(),
+        }
     }
 }
 
@@ -232,7 +235,7 @@ pub fn entry(card: &Card, outcomes: &[Outcome]) -> CardReport {
         reason: o.verdict.reason().to_string(),
         matches: o.matches,
         tolerance_why: card.tolerance_why.clone(),
-        rows: o.evidence.iter().map(row).collect(),
+        rows: o.evidence.iter().map(Row::from).collect(),
         controls,
     }
 }

@@ -50,20 +50,7 @@ pub fn run_point(card: &Card, point: &GridPoint) -> InputResult<Outcome> {
 /// values), `case` (its label), `verdict`, `reason`, `seconds` and `rows` (full precision, as in
 /// report.json).
 pub fn line(card: &Card, index: usize, point: &GridPoint, outcome: &Outcome) -> String {
-    let rows: Vec<Row> = outcome
-        .evidence
-        .iter()
-        .map(|e| Row {
-            case: e.case.clone(),
-            quantity: e.quantity.clone(),
-            predicted: e.predicted,
-            measured: e.measured,
-            error: e.error,
-            tolerance: e.tolerance,
-            route: e.route.clone(),
-            verdict: e.verdict.label().to_string(),
-        })
-        .collect();
+    let rows: Vec<Row> = outcome.evidence.iter().map(Row::from).collect();
     let v = serde_json::json!({
         "card": card.id,
         "index": index,

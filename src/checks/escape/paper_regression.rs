@@ -548,6 +548,11 @@ impl Claim for PaperRegression {
                     continue;
                 };
                 let growth = (r2 / r1).ln();
+                if !growth.is_finite() {
+                    let why = format!("ratio {r1} at L = {l1}, {r2} at L = {l2}: no finite growth");
+                    rows.push(Evidence::inconclusive(&here, quantity, "Richardson times", why));
+                    continue;
+                }
                 let code = if growth > tol.trend {
                     1.0
                 } else if growth < -tol.trend {
