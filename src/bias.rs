@@ -14,6 +14,7 @@
 
 use crate::error::{InputError, InputResult};
 use crate::potential::Potential;
+use crate::reparam::{DeepDiagonal, Reparameterization};
 use argmin::core::{CostFunction, Executor, Gradient, State};
 use argmin::solver::linesearch::condition::ArmijoCondition;
 use argmin::solver::linesearch::BacktrackingLineSearch;
@@ -615,6 +616,110 @@ pub fn euclidean_projection(a: &DMatrix<f64>, y: &DVector<f64>, x0: &DVector<f64
     let mut r = solve_conic(&DMatrix::identity(d, d), &q, a, y.as_slice(), &[ZeroConeT(n)], n)?;
     r.objective += 0.5 * x0.norm_squared();
     Ok(r)
+}
+
+// ---- the projection of a deep diagonal model (one- or two-sided) ----
+
+/// The potential of one side of the model: [`crate::potential::for_model`].
+pub fn side_potential(model: &DeepDiagonal, q: f64, constants: &[f64]) -> Box<dyn Potential> {
+    crate::potential::for_model(model.depth, q, constants)
+}
+
+/// The dual centre `c = R_s'(u0)` of a two-sided model: `u0 = ∏_i w_i(0)` of one side.
+fn center(model: &DeepDiagonal, w0: &DVector<f64>, side: &dyn Potential) -> f64 {
+    let u0: f64 = (0..model.depth).map(|i| w0[i * model.dim]).product();
+    side.grad(u0)
+}
+
+/// The generalised projection through the model's mirror map (THEORY §5): the x with `Ax = y` and
+/// `R'(x) − R'(x0) ∈ range(Bᵀ)` (B = A: the Bregman projection `argmin D_R(x, x0) s.t. Ax = y`).
+/// One-sided: the map of [`crate::potential::for_model`] from `θ0 = R'(x0)`; two-sided: [`TwoSidedMap`]
+/// from z = 0.
+pub fn predicted_limit(
+    model: &DeepDiagonal,
+    w0: &DVector<f64>,
+    q: f64,
+    constants: &[f64],
+    a: &DMatrix<f64>,
+    b: &DMatrix<f64>,
+    y: &DVector<f64>,
+) -> Projection {
+    let side = side_potential(model, q, constants);
+    let settings = SolveSettings::default();
+    if model.two_sided {
+        let map = TwoSidedMap { side: side.as_ref(), center: center(model, w0, side.as_ref()) };
+        generalized_projection(&map, a, b, y, &DVector::zeros(model.dim), &settings)
+    } else {
+        let map = PotentialMap(side.as_ref());
+        let theta0 = model.x(w0).map(|v| map.dual_of(v));
+        generalized_projection(&map, a, b, y, &theta0, &settings)
+    }
+}
+
+/// `D_R(x, x0) = Σ_k (θ_k − θ0_k) x_k − R*(θ_k) + R*(θ0_k)` with `θ = R'(x)`, `θ0 = R'(x0)` (the
+/// same formula as the dual solver's primal objective, so the two are comparable). One-sided:
+/// `θ = R'(x)` of the potential; two-sided: θ = z solves `ψ(c + z) − ψ(c − z) = x` (odd and
+/// increasing in z; [`inverse_increasing`]). NaN where x leaves the map's range.
+pub fn divergence(model: &DeepDiagonal, w0: &DVector<f64>, q: f64, constants: &[f64], x: &DVector<f64>) -> f64 {
+    let side = side_potential(model, q, constants);
+    if model.two_sided {
+        let map = TwoSidedMap { side: side.as_ref(), center: center(model, w0, side.as_ref()) };
+        let z_of = |v: f64| -> f64 {
+            if v == 0.0 {
+                return 0.0;
+            }
+            inverse_increasing(|z| map.primal(z), v.abs()).copysign(v)
+        };
+        x.iter().map(|&v| z_of(v) * v - map.conjugate(z_of(v)) + map.conjugate(0.0)).sum()
+    } else {
+        let map = PotentialMap(side.as_ref());
+        let x0 = model.x(w0);
+        x.iter()
+            .zip(x0.iter())
+            .map(|(&v, &v0)| {
+                let (t, t0) = (map.dual_of(v), map.dual_of(v0));
+                (t - t0) * v - map.conjugate(t) + map.conjugate(t0)
+            })
+            .sum()
+    }
+}
+
+/// The z ≥ 0 with `f(z) = target` for an increasing `f` with `f(0) ≤ target` whose domain may end
+/// (a side potential with bounded `R'` range: `f` is NaN or +∞ beyond the end, where it tends to
+/// +∞): bisection, with a non-finite value counted as above the target, on a bracket doubled from
+/// [0, 1] (at most 2000 doublings and 200 halvings). NaN if no bracket is found.
+pub fn inverse_increasing(f: impl Fn(f64) -> f64, target: f64) -> f64 {
+    let above = |z: f64| {
+        let v = f(z);
+        !v.is_finite() || v >= target
+    };
+    let (mut lo, mut hi) = (0.0, 1.0);
+    let mut doublings = 0;
+    while !above(hi) {
+        lo = hi;
+        hi *= 2.0;
+        doublings += 1;
+        if doublings > 2000 || !hi.is_finite() {
+            return f64::NAN;
+        }
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if above(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    // the end with a finite value closer to the target
+    if f(hi).is_finite() && (f(hi) - target).abs() < (f(lo) - target).abs() {
+        hi
+    } else {
+        lo
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,9 @@ pub fn steepest_step(
     w - drive.map(|v| steepest_map(q, v)) * eta - w * (eta * mu_d)
 }
 
+/// Most optimizer steps one run may take (a budget: a grid point of a card, or `train --steps`).
+pub const MAX_STEPS: f64 = 1e8;
+
 /// The update rule of an optimizer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Method {

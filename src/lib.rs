@@ -1,12 +1,14 @@
 //! mirrorflow: executable, falsifiable checks of the theorems of *Never Saddle for
 //! Reparameterized Steepest Descent as Mirror Flow* (Jacobs, Zhou, Burkholz, ICLR 2026).
 
+pub mod api;
 pub mod bench;
 pub mod bias;
 pub mod cards;
 pub mod checks;
 pub mod claims;
 pub mod discrete;
+pub mod effective_init;
 pub mod error;
 pub mod escape;
 pub mod figures;

@@ -11,8 +11,7 @@ use crate::verdict::{Evidence, Metric};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// Most optimizer steps one grid point may take (a budget).
-pub const MAX_STEPS: f64 = 1e8;
+pub use crate::discrete::MAX_STEPS;
 
 /// GD needs step sizes growing like ln(1/α) (L = 2) or α^{−(L−2)}; SignGD's do not depend on α.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -1,0 +1,32 @@
+//! `mirrorflow flow`: the steepest flow of a deep diagonal model on the user's data.
+
+use super::output::{inconclusive, print_output, print_x, trajectory_csv};
+use super::{DataArgs, RunFormat};
+use mirrorflow::api::flow::{self, FlowArgs};
+use mirrorflow::error::InputResult;
+
+/// Runs [`flow::run`] and prints its output (text, JSON or the trajectory as CSV).
+pub fn run(data: &DataArgs, args: &FlowArgs, format: RunFormat) -> InputResult<bool> {
+    let out = flow::run(&data.load()?, args)?;
+    if let Some(w) = &out.warning {
+        eprintln!("warning: {w}");
+    }
+    match format {
+        RunFormat::Csv => print!("{}", trajectory_csv(&out.trajectory)),
+        RunFormat::Json => print_output(&out),
+        RunFormat::Text => {
+            print_x("x", &out.x, "");
+            println!(
+                "loss = {:.3e} at t = {:.6}   ({} steps, {} rhs evaluations, {} switching events)",
+                out.loss, out.t, out.stats.steps, out.stats.rhs_evals, out.stats.events
+            );
+            if let Some(ts) = out.stationary_at {
+                println!(
+                    "stationary point (∇f = 0 up to the integration tolerance) reached at t = {ts:.6}; held there"
+                );
+            }
+        }
+    }
+    inconclusive(&out.reason);
+    Ok(out.reason.is_none())
+}
