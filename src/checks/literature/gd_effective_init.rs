@@ -206,6 +206,7 @@ impl Claim for GdEffectiveInit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::DMatrix;
 
     #[test]
     fn one_step_by_hand_and_the_small_step_limit() {
