@@ -42,6 +42,10 @@ fn report_writes_markdown_json_and_valid_svgs() {
             text.matches("<path").count() + text.matches("<polyline").count() + text.matches("<circle").count() > 3
         );
         assert!(md.contains(svg.file_name().unwrap().to_str().unwrap()), "report.md must link {svg:?}");
+        // the plotted data beside it, linked too
+        let csv = std::fs::read_to_string(svg.with_extension("csv")).unwrap();
+        assert!(csv.starts_with("series,x,y\n") && csv.lines().count() > 3, "{svg:?}");
+        assert!(md.contains(svg.with_extension("csv").file_name().unwrap().to_str().unwrap()));
     }
 }
 
