@@ -432,3 +432,14 @@ fn sweep_streams_the_check_rows_point_by_point_and_resumes_shards() {
     assert_eq!(strip(&again), strip(&all));
     common::assert_bad_input(&mirrorflow(&["sweep", "escape-time", "--shard", "3/2"]), "--shard");
 }
+
+#[test]
+fn readme_figure_is_the_current_rendering() {
+    // snapshots/mirror_trajectories.{svg,csv} (shown in the README) are copies of `report`'s output
+    let chart = mirrorflow::figures::mirror_trajectories().unwrap();
+    let stale = "stale: copy mirror_trajectories.{svg,csv} from `cargo run --release -- report --out DIR`";
+    let svg = std::fs::read_to_string(repo().join("snapshots/mirror_trajectories.svg")).unwrap();
+    assert!(svg == chart.svg().unwrap(), "snapshots/mirror_trajectories.svg is {stale}");
+    let csv = std::fs::read_to_string(repo().join("snapshots/mirror_trajectories.csv")).unwrap();
+    assert!(csv == chart.csv(), "snapshots/mirror_trajectories.csv is {stale}");
+}
