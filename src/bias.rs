@@ -608,6 +608,19 @@ pub fn min_l1(a: &DMatrix<f64>, y: &DVector<f64>) -> InputResult<Reference> {
     Ok(r)
 }
 
+/// `min Σ_k x_k s.t. Ax = y, x ≥ 0` (the min-ℓ1 interpolator of the non-negative orthant, the set a
+/// one-sided model `x = ∏_i w_i` from a positive init reaches) as an LP: rows `[A; −I]`, cones
+/// `{0}ⁿ × R₊ᵈ`.
+pub fn min_l1_nonnegative(a: &DMatrix<f64>, y: &DVector<f64>) -> InputResult<Reference> {
+    use clarabel::solver::SupportedConeT::{NonnegativeConeT, ZeroConeT};
+    let (n, d) = a.shape();
+    let mut c = DMatrix::zeros(n + d, d);
+    c.view_mut((0, 0), (n, d)).copy_from(a);
+    c.view_mut((n, 0), (d, d)).copy_from(&-DMatrix::<f64>::identity(d, d));
+    let b: Vec<f64> = y.iter().copied().chain(std::iter::repeat_n(0.0, d)).collect();
+    solve_conic(&DMatrix::zeros(d, d), &vec![1.0; d], &c, &b, &[ZeroConeT(n), NonnegativeConeT(d)], n)
+}
+
 /// The Euclidean projection of `x0` onto `{Ax = y}` as a QP: `min ½‖x − x0‖²` (x0 = 0: min-ℓ2).
 pub fn euclidean_projection(a: &DMatrix<f64>, y: &DVector<f64>, x0: &DVector<f64>) -> InputResult<Reference> {
     use clarabel::solver::SupportedConeT::ZeroConeT;
@@ -792,6 +805,17 @@ mod tests {
         let y = DVector::from_vec(vec![1e200, 1e200]);
         let p = project(&LambdaBalanced { q: 2.0, lambda: 0.5 }, &a, &y, &DVector::from_element(3, 0.1));
         assert!(!p.converged, "residual {} objective {}", p.residual, p.objective);
+    }
+
+    #[test]
+    fn nonnegative_min_l1_interpolates_in_the_orthant_below_any_feasible_point() {
+        let p = Problem::random_regression(5, 4, 12, 2);
+        let r = min_l1_nonnegative(&p.a, &p.y).unwrap();
+        assert!((&p.a * &r.x - &p.y).norm() < 1e-8 && r.x.min() > -1e-9);
+        // x* = (x*_0, x*_1, 0, …) ≥ 0 is feasible: the LP's Σx is no larger, and at least the signed min-ℓ1
+        let x_star = p.a.columns(0, 2).pseudo_inverse(0.0).unwrap() * &p.y;
+        assert!(x_star.min() > 0.0 && r.x.sum() <= x_star.sum() + 1e-8);
+        assert!(r.x.sum() >= min_l1(&p.a, &p.y).unwrap().x.abs().sum() - 1e-8);
     }
 
     #[test]

@@ -431,7 +431,8 @@ impl Report {
         if !plots.is_empty() {
             out += "## Plots\n\n";
             for (file, caption) in plots {
-                out += &format!("![{caption}]({file})\n\n*{caption}*\n\n");
+                let data = std::path::Path::new(file).with_extension("csv");
+                out += &format!("![{caption}]({file})\n\n*{caption}* (data: [{0}]({0}))\n\n", data.display());
             }
         }
         out
@@ -473,8 +474,12 @@ impl Report {
         }
         out += "</table>";
         for (file, caption) in plots {
-            out +=
-                &format!("<figure><img src=\"{file}\" alt=\"{0}\"><figcaption>{0}</figcaption></figure>", esc(caption));
+            let data = std::path::Path::new(file).with_extension("csv");
+            out += &format!(
+                "<figure><img src=\"{file}\" alt=\"{0}\"><figcaption>{0} (data: <a href=\"{1}\">{1}</a>)</figcaption></figure>",
+                esc(caption),
+                data.display()
+            );
         }
         out + "</body></html>\n"
     }

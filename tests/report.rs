@@ -42,6 +42,10 @@ fn report_writes_markdown_json_and_valid_svgs() {
             text.matches("<path").count() + text.matches("<polyline").count() + text.matches("<circle").count() > 3
         );
         assert!(md.contains(svg.file_name().unwrap().to_str().unwrap()), "report.md must link {svg:?}");
+        // the plotted data beside it, linked too
+        let csv = std::fs::read_to_string(svg.with_extension("csv")).unwrap();
+        assert!(csv.starts_with("series,x,y\n") && csv.lines().count() > 3, "{svg:?}");
+        assert!(md.contains(svg.with_extension("csv").file_name().unwrap().to_str().unwrap()));
     }
 }
 
@@ -427,4 +431,15 @@ fn sweep_streams_the_check_rows_point_by_point_and_resumes_shards() {
     };
     assert_eq!(strip(&again), strip(&all));
     common::assert_bad_input(&mirrorflow(&["sweep", "escape-time", "--shard", "3/2"]), "--shard");
+}
+
+#[test]
+fn readme_figure_is_the_current_rendering() {
+    // snapshots/mirror_trajectories.{svg,csv} (shown in the README) are copies of `report`'s output
+    let chart = mirrorflow::figures::mirror_trajectories().unwrap();
+    let stale = "stale: copy mirror_trajectories.{svg,csv} from `cargo run --release -- report --out DIR`";
+    let svg = std::fs::read_to_string(repo().join("snapshots/mirror_trajectories.svg")).unwrap();
+    assert!(svg == chart.svg().unwrap(), "snapshots/mirror_trajectories.svg is {stale}");
+    let csv = std::fs::read_to_string(repo().join("snapshots/mirror_trajectories.csv")).unwrap();
+    assert!(csv == chart.csv(), "snapshots/mirror_trajectories.csv is {stale}");
 }
