@@ -191,6 +191,72 @@ impl LinearEscape {
 }
 
 impl LinearEscape {
+    /// The product `p(t) = ∏_i w_i(t)` of one balanced side (all layers at α, `x_0 = α^L`) under
+    /// the linear loss pushing it up (`sign = 1`) or down (`sign = −1`): the mirror flow
+    /// `d R'(p)/dt = ±γ^{q−1}` with `R'(p) = p^c/(cL)`, c = 1 − m, so `p^c = x_0^c ± cLγ^{q−1}t`
+    /// (`p = x_0 e^{±Lγ^{q−1}t}` at c = 0). A side pushed down with c > 0 reaches 0 in finite time
+    /// and rests there (every layer is 0 and so is every gradient); one pushed up with c < 0 blows
+    /// up (+∞).
+    pub fn side_product(&self, alpha: f64, sign: f64, t: f64) -> f64 {
+        let (l, c) = (self.depth as f64, 1.0 - self.exponent());
+        let (x0, k) = (alpha.powi(self.depth as i32), l * self.gamma.powf(self.q - 1.0));
+        if c.abs() <= 1e-12 {
+            return x0 * (sign * k * t).exp();
+        }
+        let base = x0.powf(c) + sign * c * k * t;
+        if base > 0.0 {
+            base.powf(1.0 / c)
+        } else if c > 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    /// The escape time of the two-sided model `x = ∏_i w⁺_i − ∏_i w⁻_i`, both sides balanced at α
+    /// (`x_0 = 0`), on `f = −γx`: each side follows [`LinearEscape::side_product`], and T solves
+    /// `p₊(T) − p₋(T) = x_1` (x increases in t) by Brent's method on the bracket [0, T₁], T₁ the
+    /// one-sided time to `x_1 + α^L` (there `p₋ ≤ α^L` gives x ≥ x_1). NaN if Brent fails.
+    pub fn two_sided_closed_form(&self, alpha: f64) -> f64 {
+        let x0 = alpha.powi(self.depth as i32);
+        let upper = LinearEscape { level: self.level + x0, ..*self }.closed_form(alpha);
+        let gap = |t: f64| {
+            let up = self.side_product(alpha, 1.0, t);
+            if up.is_infinite() {
+                return f64::INFINITY;
+            }
+            up - self.side_product(alpha, -1.0, t) - self.level
+        };
+        crate::roots::brent(gap, 0.0, upper, 1e-15 * upper).unwrap_or(f64::NAN)
+    }
+
+    /// The two-sided escape time measured by the parameter flow: the weights `(w⁺, w⁻)` of both
+    /// sides, `ẇ⁺_i = φ_q(γ ∏_{j≠i} w⁺_j)`, `ẇ⁻_i = −φ_q(γ ∏_{j≠i} max(w⁻_j, 0))` (a side at 0
+    /// rests: its gradient vanishes), until `∏w⁺ − ∏max(w⁻, 0) = x_1` ([`first_passage`]).
+    pub fn two_sided_integrated(&self, alpha: f64, settings: &Settings) -> Result<Passage, PassageError> {
+        let (q, g, l) = (self.q, self.gamma, self.depth);
+        let phi = move |v: f64| v.signum() * v.abs().powf(q - 1.0);
+        let rhs = move |_t: f64, w: &DVector<f64>, dw: &mut DVector<f64>| {
+            for i in 0..l {
+                let up: f64 = (0..l).filter(|&j| j != i).map(|j| w[j]).product();
+                let down: f64 = (0..l).filter(|&j| j != i).map(|j| w[l + j].max(0.0)).product();
+                dw[i] = phi(g * up);
+                dw[l + i] = -phi(g * down);
+            }
+        };
+        let target = self.level;
+        let reached = move |w: &DVector<f64>| {
+            w.rows(0, l).product() - (0..l).map(|j| w[l + j].max(0.0)).product::<f64>() - target
+        };
+        let w0 = DVector::from_element(2 * l, alpha);
+        let horizon = 4.0 * self.closed_form(alpha) + 10.0;
+        let advance =
+            |y: &DVector<f64>, dt: f64, stop: Option<&Stop<'_>>, s: &Settings| integrate(&rhs, y, 0.0, &[dt], stop, s);
+        first_passage(&advance, &w0, &reached, horizon, settings)
+    }
+}
+
+impl LinearEscape {
     /// The finite-time blow-up of the balanced flow on `f = −γx` when `m = e > 1` (THEORY §4.4):
     /// `R'(x) = x^{1−m}/(L(1−m))` has a bounded range, so x reaches ∞ at
     /// `T* = x_0^{1−m}/(L(m−1)γ^{q−1})`, `x_0 = α^L`; `None` for `m ≤ 1` (no blow-up).

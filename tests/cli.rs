@@ -918,3 +918,40 @@ fn coercive_init_leaves_zero_and_follows_the_lambda_balanced_closed_form() {
         "--balance",
     );
 }
+
+#[test]
+fn two_sided_escape_times_match_hand_computed_solutions() {
+    // both sides balanced at α, f = −γx (γ = 1), level x_1 = 0.5, x_0 = 0:
+    // q = 1, L = 2: w± = α ± t (w⁻ rests at 0 from t = α), so (α + T)² = x_1: T = √x_1 − α;
+    // q = 2, L = 2: p± = α² e^{±2t}, x = 2α² sinh(2t): T = asinh(x_1/(2α²))/2.
+    // Both routes (Brent on the side products, and the parameter flow at rtol 1e-11) must agree
+    // with these to 1e-9 (the flow's error, ≈ 1e-12, and Brent's 1e-15).
+    let alpha: f64 = 0.1;
+    for (q, exact) in [("1", 0.5f64.sqrt() - alpha), ("2", (0.5 / (2.0 * alpha * alpha)).asinh() / 2.0)] {
+        let out = mirrorflow(&[
+            "escape",
+            "--depth",
+            "2",
+            "--q",
+            q,
+            "--alpha",
+            "0.1",
+            "--model",
+            "two-sided",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v["model"], "two-sided");
+        for route in ["closed_form", "integrated"] {
+            let t = v[route].as_f64().expect("a time");
+            assert!((t - exact).abs() <= 1e-9 * exact, "q = {q}, {route}: {t} vs {exact}");
+        }
+    }
+    // a sweep or the coercive init with the two-sided model is bad input naming --model
+    assert_bad_input(
+        &mirrorflow(&["escape", "--depth", "2", "--q", "1", "--model", "two-sided", "--sweep"]),
+        "--model",
+    );
+}

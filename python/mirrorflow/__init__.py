@@ -137,7 +137,7 @@ def bias(a, y, **options):
 
 def escape(**options):
     """The saddle escape time on ``f(x) = −γx``: closed form against the integrated flow.
-    Keywords as ``mirrorflow escape``: ``depth``, ``q``, ``alpha``, ``init``, ``gradient``,
+    Keywords as ``mirrorflow escape``: ``depth``, ``q``, ``alpha``, ``init``, ``model``, ``gradient``,
     ``level`` (``float("inf")``: the blow-up time), ``sweep=True`` with ``alphas="1e-1:1e-6:11"``."""
     return _arrays(_call(_native.escape, _argv(options)))
 

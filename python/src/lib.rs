@@ -89,7 +89,7 @@ fn json<T: serde::Serialize>(out: &T) -> PyResult<String> {
 fn flow(py: Python<'_>, a: Vec<Vec<f64>>, y: Vec<f64>, argv: Vec<String>) -> PyResult<String> {
     let call: FlowCall = parse(argv)?;
     let p = problem(a, y, call.loss_scale)?;
-    let out = py.detach(|| api::flow::run(&p, &call.args)).map_err(value_error)?;
+    let out = py.detach(|| api::flow::run(&p, &call.args, &|_| {})).map_err(value_error)?;
     json(&out)
 }
 

@@ -2,6 +2,7 @@
 //! §9): the closed form against the integrated parameter flow, at one α, over an α sweep, from the
 //! coercive init (w_1 = 0), or the blow-up time (`--level inf`).
 
+use crate::api::ModelKind;
 use crate::error::{check_depth, check_positive, check_q, InputError, InputResult};
 use crate::escape::{growth_exponent, parse_alphas, CoerciveEscape, LinearEscape, Sweep};
 use crate::geometry::mirror_exponent;
@@ -40,6 +41,10 @@ pub struct EscapeArgs {
     /// Initialisation: balanced (all layers at α) or coercive (w_1 = 0, the others at α).
     #[arg(long, value_enum, default_value = "balanced")]
     pub init: EscapeInit,
+    /// one-sided x = ∏_i w_i, or two-sided x = ∏_i w⁺_i − ∏_i w⁻_i (both sides balanced at α, x_0 = 0;
+    /// single balanced runs, L ≥ 2): the side pushed down rests at 0 once it gets there.
+    #[arg(long, value_enum, default_value = "one-sided")]
+    pub model: ModelKind,
     /// Gradient magnitude γ > 0 of the linear loss f(x) = −γx.
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     pub gradient: f64,
@@ -61,6 +66,8 @@ pub struct SingleEscape {
     pub status: &'static str,
     /// `balanced`.
     pub init: &'static str,
+    /// `one-sided` or `two-sided`.
+    pub model: &'static str,
     /// Depth L.
     pub depth: usize,
     /// Exponent q.
@@ -81,8 +88,8 @@ pub struct SingleEscape {
     pub closed_form: f64,
     /// The integrated time.
     pub integrated: Option<f64>,
-    /// The quadrature of R'' (a third route).
-    pub quadrature: f64,
+    /// The quadrature of R'' (a third route; one-sided only).
+    pub quadrature: Option<f64>,
     /// |integrated − closed|/closed.
     pub relative_error: Option<f64>,
     /// Integrator statistics.
@@ -251,6 +258,11 @@ pub fn run(args: &EscapeArgs, tick: &(dyn Fn() + Sync)) -> InputResult<EscapeOut
         return blow_up(depth, q, alpha()?, gamma).map(EscapeOutput::BlowUp);
     }
     let level = check_positive("--level", level)?;
+    let two_sided = args.model == ModelKind::TwoSided;
+    if two_sided && (args.sweep || args.init == EscapeInit::Coercive || depth < 2) {
+        let why = "the two-sided escape is for a single balanced run (no --sweep, --init balanced) at depth L ≥ 2";
+        return Err(InputError::new("--model", why));
+    }
     if args.init == EscapeInit::Coercive {
         if args.sweep {
             return Err(InputError::new("--sweep", "a sweep over α is for --init balanced only"));
@@ -268,9 +280,14 @@ pub fn run(args: &EscapeArgs, tick: &(dyn Fn() + Sync)) -> InputResult<EscapeOut
     };
     if !args.sweep {
         let alpha = alpha()?;
-        check_level(alpha)?;
-        let closed = p.closed_form(alpha);
-        let (integrated, error, stats, reason) = match p.integrated(alpha, &settings) {
+        let (closed, run, quadrature, formula) = if two_sided {
+            let formula = "T with p₊(T) − p₋(T) = x_1, p± = (x_0^c ± cLγ^(q−1)T)^(1/c), c = 1 − m (Brent)".to_string();
+            (p.two_sided_closed_form(alpha), p.two_sided_integrated(alpha, &settings), None, formula)
+        } else {
+            check_level(alpha)?;
+            (p.closed_form(alpha), p.integrated(alpha, &settings), Some(p.quadrature(alpha)), p.formula())
+        };
+        let (integrated, error, stats, reason) = match run {
             Ok(r) => (Some(r.time), Some((r.time - closed).abs() / closed), Some(r.stats), None),
             Err(e) => (None, None, None, Some(e.to_string())),
         };
@@ -278,6 +295,7 @@ pub fn run(args: &EscapeArgs, tick: &(dyn Fn() + Sync)) -> InputResult<EscapeOut
         return Ok(EscapeOutput::Single(SingleEscape {
             status: status(ok, reason.is_some()),
             init: "balanced",
+            model: args.model.name(),
             depth,
             q,
             alpha,
@@ -285,10 +303,10 @@ pub fn run(args: &EscapeArgs, tick: &(dyn Fn() + Sync)) -> InputResult<EscapeOut
             level,
             exponent: p.exponent(),
             regime: p.regime().name(),
-            formula: p.formula(),
+            formula,
             closed_form: closed,
             integrated,
-            quadrature: p.quadrature(alpha),
+            quadrature,
             relative_error: error,
             stats,
             inconclusive: reason,

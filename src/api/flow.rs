@@ -75,8 +75,9 @@ pub struct FlowOutput {
 }
 
 /// Runs the flow (rtol 1e-12, atol 1e-14) to `--t-end` or the last sample time, stopping at
-/// `--until-loss`; a failed integration still returns its last state, as inconclusive.
-pub fn run(problem: &Problem, args: &FlowArgs) -> InputResult<FlowOutput> {
+/// `--until-loss`; a failed integration still returns its last state, as inconclusive. `progress`
+/// is told the fraction t/t_end reached after every accepted step.
+pub fn run(problem: &Problem, args: &FlowArgs, progress: &(dyn Fn(f64) + Sync)) -> InputResult<FlowOutput> {
     let q = check_q("--q", args.q)?;
     let mu = check_nonnegative("--weight-decay", args.weight_decay)?;
     let t_end = check_positive("--t-end", args.t_end)?;
@@ -91,7 +92,10 @@ pub fn run(problem: &Problem, args: &FlowArgs) -> InputResult<FlowOutput> {
     let flow = SteepestFlow { problem, model: &model, q, decay: weight_decay(mu, args.decay) };
     let settings = Settings { rtol: 1e-12, atol: 1e-14, ..Settings::default() };
     let until_loss = args.until_loss;
-    let stop = |_t: f64, w: &DVector<f64>| until_loss.is_some_and(|e| flow.loss(w) <= e);
+    let stop = |t: f64, w: &DVector<f64>| {
+        progress(t / t_end);
+        until_loss.is_some_and(|e| flow.loss(w) <= e)
+    };
     let result = flow.run(&w0, &times, Some(&stop), &settings);
     let sample = |t: f64, w: &DVector<f64>| {
         let x = model.x(w);

@@ -48,7 +48,8 @@ fn print_integrated(integrated: Option<f64>, error: Option<f64>, stats: Option<S
 fn print_text(out: &EscapeOutput) {
     match out {
         EscapeOutput::Single(s) => {
-            println!("regime: {} (e = q(L−1)/L = {})", s.regime, round_sig(s.exponent, 12));
+            let model = if s.model == "two-sided" { "   two-sided model, x_0 = 0" } else { "" };
+            println!("regime: {} (e = q(L−1)/L = {}){model}", s.regime, round_sig(s.exponent, 12));
             println!("closed form   T = {}  = {}", s.formula, display_number(s.closed_form));
             print_integrated(s.integrated, s.relative_error, s.stats, s.inconclusive.as_deref());
         }

@@ -1,13 +1,16 @@
 //! `mirrorflow flow`: the steepest flow of a deep diagonal model on the user's data.
 
-use super::output::{inconclusive, print_output, print_x, trajectory_csv};
+use super::output::{inconclusive, print_output, print_x, progress_bar, trajectory_csv};
 use super::{DataArgs, RunFormat};
 use mirrorflow::api::flow::{self, FlowArgs};
 use mirrorflow::error::InputResult;
 
 /// Runs [`flow::run`] and prints its output (text, JSON or the trajectory as CSV).
 pub fn run(data: &DataArgs, args: &FlowArgs, format: RunFormat) -> InputResult<bool> {
-    let out = flow::run(&data.load()?, args)?;
+    // a bar in thousandths of the horizon (on a terminal only)
+    let bar = progress_bar(1000, false, "‰ of t_end");
+    let out = flow::run(&data.load()?, args, &|f| bar.set_position((1000.0 * f).clamp(0.0, 1000.0) as u64))?;
+    bar.finish_and_clear();
     if let Some(w) = &out.warning {
         eprintln!("warning: {w}");
     }
