@@ -1,6 +1,6 @@
 //! `mirrorflow sweep`: one card's grid point by point, a JSON line per point as it finishes.
 
-use super::output::pool;
+use super::output::{pool, progress_bar};
 use mirrorflow::api::check::select_cards;
 use mirrorflow::checks;
 use mirrorflow::error::{InputError, InputResult};
@@ -55,15 +55,18 @@ pub fn run(
         .filter(|(_, p)| !done.contains(&sweep::key(&card, p)))
         .collect();
     let sink = std::sync::Mutex::new(&mut sink);
+    let bar = progress_bar(todo.len(), false, "points");
     pool.install(|| {
         todo.par_iter().try_for_each(|(i, p)| -> InputResult<()> {
             let outcome = sweep::run_point(&card, p)?;
             let line = sweep::line(&card, *i, p, &outcome);
             let mut out = sink.lock().expect("no panic while writing");
-            writeln!(out, "{line}")
+            bar.inc(1);
+            bar.suspend(|| writeln!(out, "{line}"))
                 .and_then(|()| out.flush())
                 .map_err(|e| InputError::new("sweep", format!("cannot write: {e}")))
         })
     })?;
+    bar.finish_and_clear();
     Ok(true)
 }
