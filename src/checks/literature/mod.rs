@@ -5,8 +5,11 @@
 //! - [`gd_effective_init::GdEffectiveInit`]: GD on u⊙v, the exact per-coordinate identity and the
 //!   GD limit as a Bregman projection with an effective scale and a shifted reference;
 //! - [`depth_tie_break::DepthTieBreak`]: when the min-ℓ1 set is a face, the small-α limit of the
-//!   two-sided depth-D model selects argmin Σ|x|ln|x| (D = 2) or argmax Σ|x|^{2/D} (D ≥ 3) on it.
+//!   two-sided depth-D model selects argmin Σ|x|ln|x| (D = 2) or argmax Σ|x|^{2/D} (D ≥ 3) on it;
+//! - [`depth_rate::DepthRate`]: the rate at which the two-sided depth-D GF limit approaches min-ℓ1
+//!   as α → 0 (α^D K for D ≥ 3, α^{2c_i} off the support for D = 2).
 
+pub mod depth_rate;
 pub mod depth_tie_break;
 pub mod exact_trajectories;
 pub mod gd_effective_init;
