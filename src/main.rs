@@ -62,6 +62,8 @@ enum OptimizerName {
     Signgd,
     Adam,
     Adamw,
+    /// Mini-batch SGD (squared loss): `(n/B)Σ_{k∈batch} a_k r_k`, B distinct samples per step.
+    Sgd,
 }
 
 /// The `integrated` line of `escape`'s text output: the measured time, its relative error against the
@@ -536,11 +538,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Train a deep diagonal model on your data with a discrete optimizer (GD, SignGD, Adam, AdamW).
+    /// Train a deep diagonal model on your data with a discrete optimizer (GD, SignGD, Adam, AdamW, SGD).
     #[command(after_help = "Examples:
   mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1
   mirrorflow train --data data.json --optimizer adamw --lr 1e-3 --steps 5000 --depth 2 --alpha 0.1 --weight-decay 1e-2
-  mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1 --samples 20 --format csv")]
+  mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1 --samples 20 --format csv
+  mirrorflow train --data data.json --optimizer sgd --batch 1 --seed 7 --lr 0.01 --steps 10000 --depth 2 --alpha 0.1")]
     Train {
         #[command(flatten)]
         data: DataArgs,
@@ -571,6 +574,13 @@ enum Command {
         /// Adam ε ≥ 0.
         #[arg(long, default_value_t = 1e-8, allow_hyphen_values = true)]
         eps: f64,
+        /// SGD batch size 1 ≤ B ≤ n (the step uses the unbiased (n/B)Σ_{k∈batch} a_k r_k of the sum loss;
+        /// with --loss-scale mean, (1/B)Σ a_k r_k of the mean loss).
+        #[arg(long, allow_hyphen_values = true)]
+        batch: Option<i64>,
+        /// Seed of SGD's batches.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
         #[command(flatten)]
         sampling: Sampling,
         /// Output format (csv: the trajectory).
@@ -888,6 +898,8 @@ fn run(cli: Cli) -> InputResult<bool> {
             beta1,
             beta2,
             eps,
+            batch,
+            seed,
             sampling,
             format,
         } => {
@@ -911,7 +923,9 @@ fn run(cli: Cli) -> InputResult<bool> {
                 eps: check_nonnegative("--eps", eps)?,
             };
             let problem = data.load()?;
+            let batch = sgd_batch(optimizer == OptimizerName::Sgd, batch, &problem)?;
             let (method, q, decay) = match optimizer {
+                OptimizerName::Sgd => (Method::Sgd { batch }, 2.0, decay),
                 OptimizerName::Gd => (Method::Gd, 2.0, decay),
                 OptimizerName::Signgd => (Method::SignGd, 1.0, decay),
                 OptimizerName::Adam => (adam, 1.0, Decay::Coupled),
@@ -947,7 +961,7 @@ fn run(cli: Cli) -> InputResult<bool> {
                 Sample { step: Some(s.k), t: lr * s.k as f64, loss: problem.loss(&x), x: x.as_slice().to_vec() }
             };
             // the same steps as Optimizer::run, with the states at the recorded steps kept
-            let mut state = mirrorflow::discrete::OptState::new(&w0);
+            let mut state = mirrorflow::discrete::OptState::seeded(&w0, seed);
             let mut trajectory = vec![sample(&state)];
             let last = if record.is_empty() { steps as u64 } else { *record.last().expect("non-empty") };
             let mut next = record.iter().peekable();
@@ -1079,6 +1093,23 @@ fn run(cli: Cli) -> InputResult<bool> {
         }
         cmd @ Command::Bias { .. } => bias(cmd),
         cmd @ Command::Margin { .. } => margin(cmd),
+    }
+}
+
+/// `train`'s `--batch`: required by `--optimizer sgd` (1 ≤ B ≤ n, squared loss), refused otherwise.
+fn sgd_batch(sgd: bool, batch: Option<i64>, problem: &Problem) -> Result<usize, InputError> {
+    let n = problem.samples();
+    match (sgd, batch) {
+        (false, None) => Ok(n),
+        (false, Some(_)) => Err(InputError::new("--batch", "a batch size is read with --optimizer sgd only")),
+        (true, None) => Err(InputError::new("--batch", "--optimizer sgd needs --batch B")),
+        (true, Some(_)) if problem.loss != mirrorflow::problem::Loss::Squared => {
+            Err(InputError::new("--optimizer", "SGD is implemented for the squared loss only"))
+        }
+        (true, Some(b)) if b < 1 || b as usize > n => {
+            Err(InputError::new("--batch", format!("must be an integer in [1, n = {n}], got {b}")))
+        }
+        (true, Some(b)) => Ok(b as usize),
     }
 }
 
