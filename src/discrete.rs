@@ -1,11 +1,13 @@
 //! Discrete optimizers on a reparameterized model, with the same `Problem` and
-//! `Reparameterization` types as the flows: GD, SignGD, Adam (Adam + L2 for coupled decay) and
-//! AdamW (decoupled decay), THEORY §1. Flow time is `t ≈ η · steps`.
+//! `Reparameterization` types as the flows: GD, SignGD, Adam (Adam + L2 for coupled decay),
+//! AdamW (decoupled decay), THEORY §1, and mini-batch SGD on the squared loss (seeded, THEORY §5.9).
+//! Flow time is `t ≈ η · steps`.
 
 use crate::flow::WeightDecay;
 use crate::geometry::steepest_map;
 use crate::problem::Problem;
 use crate::reparam::Reparameterization;
+use crate::rng::SplitMix64;
 use nalgebra::DVector;
 
 /// One steepest step `w ← w − η φ_q(∇F(w) + μ_c w) − η μ_d w`: GD for q = 2, SignGD for q = 1.
@@ -47,6 +49,40 @@ pub enum Method {
         /// ε ≥ 0 (with ε = 0 a zero drive gives a zero step, as sign(0) = 0).
         eps: f64,
     },
+    /// Mini-batch SGD on the squared loss `½‖Ax − y‖²`: each step draws `batch` distinct samples
+    /// uniformly (the state's seeded generator) and descends along the pullback of
+    /// [`minibatch_gradient`], `(n/B) Σ_{k∈batch} a_k (a_kᵀx − y_k)`, an unbiased estimate of `∇f`.
+    /// On a problem rescaled by `LossScale::Mean` (A, y divided by √n) the same formula is
+    /// `(1/B) Σ a_k r_k` in the original data: the unbiased estimate of the mean loss's gradient.
+    Sgd {
+        /// Batch size 1 ≤ B ≤ n (clamped into that range).
+        batch: usize,
+    },
+}
+
+/// `B` distinct indices of `0..n`, uniformly at random (a partial Fisher–Yates shuffle).
+pub fn draw_batch(rng: &mut SplitMix64, n: usize, b: usize) -> Vec<usize> {
+    let b = b.clamp(1, n.max(1));
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in 0..b {
+        let j = i + ((rng.uniform() * (n - i) as f64) as usize).min(n - i - 1);
+        idx.swap(i, j);
+    }
+    idx.truncate(b);
+    idx
+}
+
+/// The mini-batch gradient of the squared loss `½‖Ax − y‖²`:
+/// `(n/B) Σ_{k∈batch} a_k (a_kᵀx − y_k)` (unbiased for `∇f = Aᵀ(Ax − y)` when the batch is uniform).
+pub fn minibatch_gradient(problem: &crate::problem::Problem, x: &DVector<f64>, batch: &[usize]) -> DVector<f64> {
+    let n = problem.samples() as f64;
+    let mut g = DVector::zeros(problem.dim());
+    for &k in batch {
+        let row = problem.a.row(k);
+        let r = row.dot(&x.transpose()) - problem.y[k];
+        g += row.transpose() * r;
+    }
+    g * (n / batch.len() as f64)
 }
 
 /// An optimizer: update rule, step size η and weight decay. The drive is `d = ∇F(w) + μ_c w`
@@ -73,12 +109,28 @@ pub struct OptState {
     pub v: DVector<f64>,
     /// Steps taken k.
     pub k: u64,
+    /// The generator of SGD's batches.
+    pub rng: SplitMix64,
+    /// The batch SGD drew at its last step (empty for the other methods).
+    pub drawn: Vec<usize>,
 }
 
 impl OptState {
-    /// A fresh state at `w0` (zero moments).
+    /// A fresh state at `w0` (zero moments, generator seed 0).
     pub fn new(w0: &DVector<f64>) -> Self {
-        Self { w: w0.clone(), m: DVector::zeros(w0.len()), v: DVector::zeros(w0.len()), k: 0 }
+        Self::seeded(w0, 0)
+    }
+
+    /// A fresh state at `w0` whose SGD batches come from `SplitMix64::new(seed)`.
+    pub fn seeded(w0: &DVector<f64>, seed: u64) -> Self {
+        Self {
+            w: w0.clone(),
+            m: DVector::zeros(w0.len()),
+            v: DVector::zeros(w0.len()),
+            k: 0,
+            rng: SplitMix64::new(seed),
+            drawn: vec![],
+        }
     }
 }
 
@@ -117,6 +169,12 @@ impl Optimizer {
                     }
                 });
                 &s.w - dir * eta - &s.w * (eta * mu_d)
+            }
+            Method::Sgd { batch } => {
+                s.drawn = draw_batch(&mut s.rng, problem.samples(), batch);
+                let g = minibatch_gradient(problem, &model.x(&s.w), &s.drawn);
+                let drive = model.pullback(&s.w, &g) + &s.w * mu_c;
+                &s.w - drive * eta - &s.w * (eta * mu_d)
             }
         };
         s.w = update;
@@ -170,6 +228,36 @@ mod tests {
         } else {
             0.0
         }
+    }
+
+    #[test]
+    fn sgd_with_the_full_batch_is_gd_and_small_batches_are_unbiased() {
+        let problem = Problem::random_regression(2, 5, 4, 0);
+        let model = DeepDiagonal::new(2, 4);
+        let w0 = model.init(&Initialization::balanced(0.5, 2), 2.0).unwrap();
+        let gd = Optimizer { method: Method::Gd, lr: 0.01, decay: WeightDecay::None }.run(&problem, &model, &w0, 20);
+        let sgd = Optimizer { method: Method::Sgd { batch: 5 }, lr: 0.01, decay: WeightDecay::None };
+        let s = sgd.run(&problem, &model, &w0, 20);
+        assert!((&gd.w - &s.w).amax() < 1e-14);
+        // every batch of distinct indices; the average over all C(5, 2) pairs is the full gradient
+        let x = model.x(&w0);
+        let mut rng = SplitMix64::new(7);
+        for _ in 0..50 {
+            let mut b = draw_batch(&mut rng, 5, 2);
+            b.sort();
+            assert!(b.len() == 2 && b[0] < b[1] && b[1] < 5);
+        }
+        let mut mean = DVector::zeros(4);
+        for i in 0..5 {
+            for j in i + 1..5 {
+                mean += minibatch_gradient(&problem, &x, &[i, j]) / 10.0;
+            }
+        }
+        assert!((mean - problem.gradient(&x)).amax() < 1e-12);
+        // batch 1 at sample k: n·a_k r_k
+        let r0 = (problem.a.row(0) * &x)[0] - problem.y[0];
+        let g0 = problem.a.row(0).transpose() * (5.0 * r0);
+        assert!((minibatch_gradient(&problem, &x, &[0]) - g0).amax() < 1e-14);
     }
 
     #[test]

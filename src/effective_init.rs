@@ -6,7 +6,7 @@
 //! reference `φ = −2 Σ_j (atanh(γg_j) − γg_j)`.
 
 use crate::bias::{generalized_projection, Oracle, SolveSettings};
-use crate::discrete::{Method, OptState, Optimizer};
+use crate::discrete::{minibatch_gradient, Method, OptState, Optimizer};
 use crate::flow::WeightDecay;
 use crate::problem::Problem;
 use crate::reparam::{DeepDiagonal, Reparameterization};
@@ -62,10 +62,25 @@ impl Worst {
 /// Runs GD (the engine's optimizer) from `w0 = (u0, v0)` until `loss ≤ target` or `max_steps`,
 /// recording the identity's products and sums and its largest deviations.
 pub fn run_gd(problem: &Problem, w0: &DVector<f64>, lr: f64, target: f64, max_steps: usize) -> GdRecord {
+    run_recorded(problem, w0, Method::Gd, 0, lr, target, max_steps)
+}
+
+/// [`run_gd`] for GD or SGD (`Method::Sgd`, batches from `seed`): the identity holds along any
+/// sequence of x-space gradients g_j, here the full gradient (GD) or the step's mini-batch
+/// gradient [`minibatch_gradient`] at the pre-step x (SGD).
+pub fn run_recorded(
+    problem: &Problem,
+    w0: &DVector<f64>,
+    method: Method,
+    seed: u64,
+    lr: f64,
+    target: f64,
+    max_steps: usize,
+) -> GdRecord {
     let d = problem.dim();
     let model = DeepDiagonal::new(2, d);
-    let gd = Optimizer { method: Method::Gd, lr, decay: WeightDecay::None };
-    let mut s = OptState::new(w0);
+    let gd = Optimizer { method, lr, decay: WeightDecay::None };
+    let mut s = OptState::seeded(w0, seed);
     let split = |w: &DVector<f64>| -> (DVector<f64>, DVector<f64>) {
         let (u, v) = (w.rows(0, d).into_owned(), w.rows(d, d).into_owned());
         (u.component_mul(&v), u.component_mul(&u) - v.component_mul(&v))
@@ -79,8 +94,12 @@ pub fn run_gd(problem: &Problem, w0: &DVector<f64>, lr: f64, target: f64, max_st
     let mut loss = problem.loss(&model.x(&s.w));
     let mut steps = 0;
     while loss > target && loss.is_finite() && steps < max_steps {
-        let g = problem.gradient(&model.x(&s.w));
+        let x_before = model.x(&s.w);
         gd.step(problem, &model, &mut s);
+        let g = match method {
+            Method::Sgd { .. } => minibatch_gradient(problem, &x_before, &s.drawn),
+            _ => problem.gradient(&x_before),
+        };
         steps += 1;
         for i in 0..d {
             let gg = lr * g[i];

@@ -2,7 +2,7 @@
 //! and every dependency version.
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a 64-bit state advanced by a Weyl sequence.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {

@@ -37,3 +37,42 @@ fn bias_cli_predicts_the_gd_limit() {
     let balanced = ["bias", "--data", d, "--depth", "2", "--alpha", "0.1", "--optimizer", "gd", "--lr", "0.05"];
     common::assert_bad_input(&common::mirrorflow(&balanced), "--balance");
 }
+
+#[test]
+fn train_runs_seeded_sgd() {
+    // batch n is GD step for step; batch 1 depends on the seed and is reproducible; bad --batch
+    // values are input errors naming the flag
+    let p = mirrorflow::problem::Problem::random_regression(4, 3, 6, 2);
+    let rows: Vec<Vec<f64>> = (0..p.a.nrows()).map(|i| p.a.row(i).iter().copied().collect()).collect();
+    let dir = std::env::temp_dir().join(format!("mirrorflow-train-sgd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.json");
+    std::fs::write(&data, serde_json::json!({ "a": rows, "y": p.y.as_slice() }).to_string()).unwrap();
+    let d = data.to_str().unwrap();
+    let base =
+        ["train", "--data", d, "--lr", "0.01", "--steps", "500", "--depth", "2", "--alpha", "0.1", "--format", "json"];
+    let x_of = |extra: &[&str]| -> Vec<f64> {
+        let out = common::mirrorflow(&[&base[..], extra].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["x"].as_array().unwrap().iter().map(|e| e.as_f64().unwrap()).collect()
+    };
+    let gd = x_of(&["--optimizer", "gd"]);
+    let full = x_of(&["--optimizer", "sgd", "--batch", "3", "--seed", "5"]);
+    assert!(gd.iter().zip(&full).all(|(a, b)| (a - b).abs() < 1e-14), "{gd:?} vs {full:?}");
+    let (s1, s1_again, s2) = (
+        x_of(&["--optimizer", "sgd", "--batch", "1", "--seed", "1"]),
+        x_of(&["--optimizer", "sgd", "--batch", "1", "--seed", "1"]),
+        x_of(&["--optimizer", "sgd", "--batch", "1", "--seed", "2"]),
+    );
+    assert_eq!(s1, s1_again);
+    assert!(s1.iter().zip(&s2).any(|(a, b)| a != b) && s1.iter().zip(&gd).any(|(a, b)| a != b));
+    for (extra, needle) in [
+        (&["--optimizer", "sgd"][..], "--batch"),
+        (&["--optimizer", "sgd", "--batch", "0"][..], "--batch"),
+        (&["--optimizer", "sgd", "--batch", "4"][..], "--batch"),
+        (&["--optimizer", "gd", "--batch", "2"][..], "--batch"),
+    ] {
+        common::assert_bad_input(&common::mirrorflow(&[&base[..], extra].concat()), needle);
+    }
+}

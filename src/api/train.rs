@@ -20,6 +20,8 @@ pub enum OptimizerName {
     Adam,
     /// AdamW (weight decay decoupled).
     Adamw,
+    /// Mini-batch SGD (squared loss): `(n/B)Σ_{k∈batch} a_k r_k`, B distinct samples per step.
+    Sgd,
 }
 
 /// The flags of `train` besides the data.
@@ -52,6 +54,13 @@ pub struct TrainArgs {
     /// Adam ε ≥ 0.
     #[arg(long, default_value_t = 1e-8, allow_hyphen_values = true)]
     pub eps: f64,
+    /// SGD batch size 1 ≤ B ≤ n (the step uses the unbiased (n/B)Σ_{k∈batch} a_k r_k of the sum loss;
+    /// with --loss-scale mean, (1/B)Σ a_k r_k of the mean loss).
+    #[arg(long, allow_hyphen_values = true)]
+    pub batch: Option<i64>,
+    /// Seed of SGD's batches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub sampling: Sampling,
@@ -98,6 +107,23 @@ fn check_beta(field: &str, v: f64) -> InputResult<f64> {
     }
 }
 
+/// `--batch`: required by `--optimizer sgd` (1 ≤ B ≤ n, squared loss), refused otherwise.
+fn sgd_batch(sgd: bool, batch: Option<i64>, problem: &Problem) -> InputResult<usize> {
+    let n = problem.samples();
+    match (sgd, batch) {
+        (false, None) => Ok(n),
+        (false, Some(_)) => Err(InputError::new("--batch", "a batch size is read with --optimizer sgd only")),
+        (true, None) => Err(InputError::new("--batch", "--optimizer sgd needs --batch B")),
+        (true, Some(_)) if problem.loss != crate::problem::Loss::Squared => {
+            Err(InputError::new("--optimizer", "SGD is implemented for the squared loss only"))
+        }
+        (true, Some(b)) if b < 1 || b as usize > n => {
+            Err(InputError::new("--batch", format!("must be an integer in [1, n = {n}], got {b}")))
+        }
+        (true, Some(b)) => Ok(b as usize),
+    }
+}
+
 /// Runs the optimizer for `--steps` steps (or to the step of the last sample time), recording the
 /// states at the steps nearest to the sample times η·k.
 pub fn run(problem: &Problem, args: &TrainArgs) -> InputResult<TrainOutput> {
@@ -115,7 +141,9 @@ pub fn run(problem: &Problem, args: &TrainArgs) -> InputResult<TrainOutput> {
         beta2: check_beta("--beta2", args.beta2)?,
         eps: check_nonnegative("--eps", args.eps)?,
     };
+    let batch = sgd_batch(args.optimizer == OptimizerName::Sgd, args.batch, problem)?;
     let (method, q, decay) = match args.optimizer {
+        OptimizerName::Sgd => (Method::Sgd { batch }, 2.0, args.decay),
         OptimizerName::Gd => (Method::Gd, 2.0, args.decay),
         OptimizerName::Signgd => (Method::SignGd, 1.0, args.decay),
         OptimizerName::Adam => (adam, 1.0, Decay::Coupled),
@@ -142,7 +170,7 @@ pub fn run(problem: &Problem, args: &TrainArgs) -> InputResult<TrainOutput> {
         Sample { step: Some(s.k), t: lr * s.k as f64, loss: problem.loss(&x), x: x.as_slice().to_vec() }
     };
     // the same steps as Optimizer::run, with the states at the recorded steps kept
-    let mut state = OptState::new(&w0);
+    let mut state = OptState::seeded(&w0, args.seed);
     let mut trajectory = vec![sample(&state)];
     let last = record.last().copied().unwrap_or(steps as u64);
     let mut next = record.iter().peekable();

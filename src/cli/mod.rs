@@ -262,11 +262,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Train a deep diagonal model on your data with a discrete optimizer (GD, SignGD, Adam, AdamW).
+    /// Train a deep diagonal model on your data with a discrete optimizer (GD, SignGD, Adam, AdamW, SGD).
     #[command(after_help = "Examples:
   mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1
   mirrorflow train --data data.json --optimizer adamw --lr 1e-3 --steps 5000 --depth 2 --alpha 0.1 --weight-decay 1e-2
-  mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1 --samples 20 --format csv")]
+  mirrorflow train --data data.json --optimizer gd --lr 0.01 --steps 10000 --depth 2 --alpha 0.1 --samples 20 --format csv
+  mirrorflow train --data data.json --optimizer sgd --batch 1 --seed 7 --lr 0.01 --steps 10000 --depth 2 --alpha 0.1")]
     Train {
         #[command(flatten)]
         data: DataArgs,

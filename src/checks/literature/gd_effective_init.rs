@@ -20,7 +20,9 @@ use crate::error::{check_positive, InputError, InputResult};
 use crate::problem::{check_size, Problem};
 use crate::verdict::Evidence;
 
-pub use crate::effective_init::{effective_limit, gd_prediction, run_gd, GdPrediction, GdRecord, Worst, MAX_STEPS};
+pub use crate::effective_init::{
+    effective_limit, gd_prediction, run_gd, run_recorded, GdPrediction, GdRecord, Worst, MAX_STEPS,
+};
 use nalgebra::DVector;
 use schemars::JsonSchema;
 use serde::Deserialize;

@@ -5,11 +5,17 @@
 //! - [`gd_effective_init::GdEffectiveInit`]: GD on u⊙v, the exact per-coordinate identity and the
 //!   GD limit as a Bregman projection with an effective scale and a shifted reference;
 //! - [`depth_tie_break::DepthTieBreak`]: when the min-ℓ1 set is a face, the small-α limit of the
-//!   two-sided depth-D model selects argmin Σ|x|ln|x| (D = 2) or argmax Σ|x|^{2/D} (D ≥ 3) on it.
+//!   two-sided depth-D model selects argmin Σ|x|ln|x| (D = 2) or argmax Σ|x|^{2/D} (D ≥ 3) on it;
+//! - [`sgd_effective_init::SgdEffectiveInit`]: mini-batch SGD on u⊙v, the same identity along every
+//!   path and a limit closer to min-ℓ1 than GD's at the same step;
+//! - [`depth_rate::DepthRate`]: the rate at which the two-sided depth-D GF limit approaches min-ℓ1
+//!   as α → 0 (α^D K for D ≥ 3, α^{2c_i} off the support for D = 2).
 
+pub mod depth_rate;
 pub mod depth_tie_break;
 pub mod exact_trajectories;
 pub mod gd_effective_init;
+pub mod sgd_effective_init;
 
 /// `case` and `more`, space-separated (either may be empty).
 pub(crate) fn label(case: &str, more: &str) -> String {
