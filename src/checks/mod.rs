@@ -176,6 +176,8 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<literature::exact_trajectories::ExactTrajectories>(),
         claim_type::<literature::gd_effective_init::GdEffectiveInit>(),
         claim_type::<literature::depth_tie_break::DepthTieBreak>(),
+        claim_type::<literature::gd_logistic_asymptotics::GdLogisticAsymptotics>(),
+        claim_type::<literature::adam_epsilon_margin::AdamEpsilonMargin>(),
     ]
 }
 

@@ -5,11 +5,17 @@
 //! - [`gd_effective_init::GdEffectiveInit`]: GD on u⊙v, the exact per-coordinate identity and the
 //!   GD limit as a Bregman projection with an effective scale and a shifted reference;
 //! - [`depth_tie_break::DepthTieBreak`]: when the min-ℓ1 set is a face, the small-α limit of the
-//!   two-sided depth-D model selects argmin Σ|x|ln|x| (D = 2) or argmax Σ|x|^{2/D} (D ≥ 3) on it.
+//!   two-sided depth-D model selects argmin Σ|x|ln|x| (D = 2) or argmax Σ|x|^{2/D} (D ≥ 3) on it;
+//! - [`gd_logistic_asymptotics::GdLogisticAsymptotics`]: GD on the exponential loss,
+//!   w_k = ŵ ln(ηk) + w̃ + o(1) with its constants and the order of the remainder (§5.8);
+//! - [`adam_epsilon_margin::AdamEpsilonMargin`]: Adam on the logistic loss tends to the ℓ∞
+//!   max-margin direction for ε = 0, and drifts towards ℓ2 for ε > 0 (§5.9).
 
+pub mod adam_epsilon_margin;
 pub mod depth_tie_break;
 pub mod exact_trajectories;
 pub mod gd_effective_init;
+pub mod gd_logistic_asymptotics;
 
 /// `case` and `more`, space-separated (either may be empty).
 pub(crate) fn label(case: &str, more: &str) -> String {
