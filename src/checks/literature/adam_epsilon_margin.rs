@@ -96,7 +96,7 @@ pub struct AdamEpsilonMargin {
     /// Base step η > 0 of the schedule η_k = η k^{−a}.
     #[serde(default = "default_lr")]
     pub lr: f64,
-    /// Decay exponent a ∈ [0, 1] of the schedule (0: constant step).
+    /// Decay exponent a ∈ (0, 1] of the schedule (Zhang et al.'s class; constant steps are outside it).
     #[serde(default = "default_decay")]
     pub lr_decay: f64,
     /// First-moment decay β1 ∈ [0, 1).
@@ -165,7 +165,7 @@ impl Claim for AdamEpsilonMargin {
 
     fn validate(&self) -> InputResult<()> {
         let d = self.points.first().map_or(0, Vec::len);
-        check_size(self.points.len(), d)?;
+        check_size(self.points.len(), d).map_err(|e| InputError::new("points", e.message))?;
         if self.points.len() > 32 || d > 8 {
             return Err(InputError::new("points", "at most 32 samples of dimension ≤ 8"));
         }
@@ -173,8 +173,8 @@ impl Claim for AdamEpsilonMargin {
             return Err(InputError::new("points", format!("every row needs {d} finite entries")));
         }
         check_positive("lr", self.lr)?;
-        if !(0.0..=1.0).contains(&self.lr_decay) {
-            return Err(InputError::new("lr_decay", "must lie in [0, 1]"));
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return Err(InputError::new("lr_decay", "must lie in (0, 1]: the reference's steps η k^−a, a > 0"));
         }
         for (key, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&b) {

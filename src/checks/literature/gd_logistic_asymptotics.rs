@@ -9,7 +9,7 @@
 //! `H = Σ_S α_n z_n z_nᵀ` (`Hŵ = ŵ`), so `‖r_k‖ ~ C (ηk)^{−ν}`, `ν = min(λ_min(H), θ − 1)` with
 //! θ the smallest non-support margin `z_nᵀŵ` (the Euler error of GD is O(1/k) and λ_min(H) ≤ 1).
 //!
-//! Routes: ŵ from clarabel's QP (or the claimed ℓ1/ℓ∞ LP) against the GD secant
+//! Routes: ŵ from clarabel's QP (or the claimed ℓ∞ LP) against the GD secant
 //! `(w_K − w_{K/10})/ln 10`; α from NNLS on the support against the QP's multipliers; w̃ from the
 //! linear solve (no GD input) in the residual `w_K − ŵ ln(ηK) − w̃`; ν from the eigenvalues of H
 //! and the margins against the fitted slope of ln|u·r_k| over ln k, u the eigenvector of λ_min(H)
@@ -41,8 +41,6 @@ pub const MAX_DIM: usize = 8;
 pub enum Direction {
     /// The ℓ2 max-margin point (Soudry et al.).
     L2,
-    /// The ℓ1 max-margin point (a wrong claim for GD).
-    L1,
     /// The ℓ∞ max-margin point (a wrong claim for GD: sign descent's).
     LInf,
 }
@@ -51,7 +49,6 @@ impl Direction {
     fn exponent(self) -> f64 {
         match self {
             Direction::L2 => 2.0,
-            Direction::L1 => 1.0,
             Direction::LInf => f64::INFINITY,
         }
     }
@@ -233,7 +230,7 @@ impl Claim for GdLogisticAsymptotics {
 
     fn validate(&self) -> InputResult<()> {
         let d = self.points.first().map_or(0, Vec::len);
-        check_size(self.points.len(), d)?;
+        check_size(self.points.len(), d).map_err(|e| InputError::new("points", e.message))?;
         if self.points.len() > MAX_DIM * 4 || d > MAX_DIM {
             return Err(InputError::new("points", format!("at most {} samples of dimension ≤ {MAX_DIM}", MAX_DIM * 4)));
         }
@@ -268,8 +265,18 @@ impl Claim for GdLogisticAsymptotics {
         };
         let mut rows = Vec::new();
         let name = format!("{:?}", self.direction).to_lowercase();
-        rows.push(Evidence::observe(&case, "support vectors |S|", claim.support.len() as f64, &format!("{name} max-margin point")));
-        rows.push(Evidence::observe(&case, "λ_min(H), H = Σ_S α_n z_n z_nᵀ", truth.lambda_min, "ℓ2 QP + NNLS, eigenvalues"));
+        rows.push(Evidence::observe(
+            &case,
+            "support vectors |S|",
+            claim.support.len() as f64,
+            &format!("{name} max-margin point"),
+        ));
+        rows.push(Evidence::observe(
+            &case,
+            "λ_min(H), H = Σ_S α_n z_n z_nᵀ",
+            truth.lambda_min,
+            "ℓ2 QP + NNLS, eigenvalues",
+        ));
         rows.push(Evidence::observe(&case, "θ − 1 (smallest non-support margin)", truth.theta - 1.0, "ℓ2 QP"));
 
         let beta = problem.loss(&DVector::from_vec(self.init.clone()))
@@ -383,7 +390,12 @@ impl Claim for GdLogisticAsymptotics {
             .collect();
         let fit_quantity = "order ν of the remainder: −slope of ln|u·r_k| over ln k";
         let route = "eigenvalues of H and margins (QP) vs least-squares fit of GD's remainder";
-        rows.push(Evidence::observe(&case, "|u·r_K|/‖r_K‖ (share of H's slow mode u in the remainder)", slow_share, "eigenvector of H"));
+        rows.push(Evidence::observe(
+            &case,
+            "|u·r_K|/‖r_K‖ (share of H's slow mode u in the remainder)",
+            slow_share,
+            "eigenvector of H",
+        ));
         if slow_share < 0.5 {
             let why = format!(
                 "the slow mode carries only {slow_share:.2} of the remainder at K: this start barely excites it, so the window sees the faster orders"
