@@ -276,4 +276,39 @@ mod tests {
         assert!((&l2 - DVector::from_vec(vec![1.0, 0.3]) / 1.09).norm() < 1e-7, "{l2}");
         assert!((&linf - DVector::from_vec(vec![1.0, 1.0]) / 1.3).norm() < 1e-7, "{linf}");
     }
+
+    #[test]
+    fn memoryless_adam_with_zero_eps_is_signgd_on_the_same_schedule() {
+        // β1 = β2 = 0, ε = 0: m̂/√v̂ = g/|g| = sign(g), so every iterate is SignGD's with η_k = η k^{−a}
+        let z = DMatrix::from_row_slice(3, 2, &[1.0, 0.3, 2.0, 1.0, 1.2, 0.6]);
+        let p = Problem::new(z, DVector::from_element(3, 1.0), Loss::Logistic).unwrap();
+        let at = [1, 10, 100, 1000];
+        let adam = adam_checkpoints(&p, Method::Adam { beta1: 0.0, beta2: 0.0, eps: 0.0 }, 0.1, 0.5, &at);
+        let sign = adam_checkpoints(&p, Method::SignGd, 0.1, 0.5, &at);
+        for ((k, a), (_, b)) in adam.iter().zip(&sign) {
+            assert!((a - b).amax() < 1e-13, "k = {k}: {a} vs {b}");
+        }
+        // the schedule: one step of size η·1^{−a} = 0.1 per coordinate from w_0 = 0
+        assert!((&adam[0].1 - DVector::from_element(2, 0.1)).amax() < 1e-15);
+    }
+
+    #[test]
+    fn constant_steps_and_bad_moments_are_input_errors() {
+        let mut c = AdamEpsilonMargin {
+            points: default_points(),
+            lr: 0.1,
+            lr_decay: 0.5,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 0.0,
+            steps: 1000,
+            direction: Geometry::LInf,
+        };
+        assert!(c.validate().is_ok());
+        c.lr_decay = 0.0;
+        assert_eq!(c.validate().unwrap_err().location, "lr_decay");
+        c.lr_decay = 0.5;
+        c.beta2 = 1.0;
+        assert_eq!(c.validate().unwrap_err().location, "beta2");
+    }
 }

@@ -449,6 +449,23 @@ mod tests {
     }
 
     #[test]
+    fn gd_steps_follow_the_exponential_loss_update() {
+        // one step by hand: w_1 = w_0 + η Σ_n exp(−z_nᵀw_0) z_n
+        let z = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 2.0]);
+        let p = Problem::new(z, DVector::from_element(2, 1.0), Loss::Exponential).unwrap();
+        let w0 = DVector::from_vec(vec![0.5, -0.25]);
+        let run = gd_checkpoints(&p, &w0, 0.1, &[1]);
+        let expected = DVector::from_vec(vec![0.5 + 0.1 * (-0.5f64).exp(), -0.25 + 0.1 * 2.0 * 0.5f64.exp()]);
+        assert!((&run[0].1 - expected).amax() < 1e-15);
+        // orthogonal support vectors: H = I, and the remainder falls at least like (ηk)^{−1/2} here
+        let a = asymptotics(&p.a, 2.0).unwrap();
+        let w_tilde = a.w_tilde.unwrap();
+        let run = gd_checkpoints(&p, &w0, 0.1, &[1000, 100_000]);
+        let r: Vec<f64> = run.iter().map(|(k, w)| (w - &a.w_hat * (0.1 * *k as f64).ln() - &w_tilde).norm()).collect();
+        assert!(r[1] < 0.1 * r[0] && r[1] < 1e-3, "{r:?}");
+    }
+
+    #[test]
     fn w_hat_is_an_eigenvector_of_h_with_eigenvalue_one() {
         // Hŵ = Σ α_n z_n (z_nᵀŵ) = Σ α_n z_n = ŵ on the support
         let p = GdLogisticAsymptotics {
