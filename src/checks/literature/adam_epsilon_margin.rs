@@ -1,5 +1,5 @@
 //! `literature/adam-epsilon-margin` (Zhang, Zou, Cao, NeurIPS 2024; Wang, Meng, Chen, ICML 2021;
-//! THEORY §5.9): full-batch Adam on the logistic loss `Σ_n ln(1 + exp(−z_nᵀw))` of separable signed
+//! THEORY §5.11): full-batch Adam on the logistic loss `Σ_n ln(1 + exp(−z_nᵀw))` of separable signed
 //! samples, linear model (depth 1), from w_0 = 0 with the decaying step `η_k = η k^{−a}`.
 //!
 //! With ε = 0 the update `m̂/√v̂` is invariant under a common rescaling of the gradients and, once

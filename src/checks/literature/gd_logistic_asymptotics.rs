@@ -1,5 +1,5 @@
 //! `literature/gd-logistic-asymptotics` (Soudry, Hoffer, Nacson, Gunasekar, Srebro, JMLR 2018;
-//! THEORY §5.8): gradient descent `w ← w + η Σ_n exp(−z_nᵀw) z_n` on the exponential loss
+//! THEORY §5.10): gradient descent `w ← w + η Σ_n exp(−z_nᵀw) z_n` on the exponential loss
 //! `L(w) = Σ_n exp(−z_nᵀw)` of separable signed samples `z_n = y_n a_n`, linear model (depth 1).
 //!
 //! Claim: `w_k = ŵ ln(ηk) + w̃ + r_k` with `r_k → 0`, where ŵ is the ℓ2 max-margin point
@@ -68,7 +68,7 @@ pub enum Clock {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rate {
-    /// `ν = min(λ_min(H), θ − 1)` (THEORY §5.8).
+    /// `ν = min(λ_min(H), θ − 1)` (THEORY §5.10).
     Spectral,
     /// `ν = 1` (the order of GD's Euler error alone: a wrong claim when λ_min(H) < 1).
     OneOverK,
@@ -106,7 +106,7 @@ fn spectral() -> Rate {
     Rate::Spectral
 }
 
-/// GD on the exponential loss: `w_k = ŵ ln(ηk) + w̃ + o(1)` with the constants of THEORY §5.8.
+/// GD on the exponential loss: `w_k = ŵ ln(ηk) + w̃ + o(1)` with the constants of THEORY §5.10.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GdLogisticAsymptotics {

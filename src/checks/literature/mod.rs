@@ -7,9 +7,9 @@
 //! - [`depth_tie_break::DepthTieBreak`]: when the min-ℓ1 set is a face, the small-α limit of the
 //!   two-sided depth-D model selects argmin Σ|x|ln|x| (D = 2) or argmax Σ|x|^{2/D} (D ≥ 3) on it;
 //! - [`gd_logistic_asymptotics::GdLogisticAsymptotics`]: GD on the exponential loss,
-//!   w_k = ŵ ln(ηk) + w̃ + o(1) with its constants and the order of the remainder (§5.8);
+//!   w_k = ŵ ln(ηk) + w̃ + o(1) with its constants and the order of the remainder (§5.10);
 //! - [`adam_epsilon_margin::AdamEpsilonMargin`]: Adam on the logistic loss tends to the ℓ∞
-//!   max-margin direction for ε = 0, and drifts towards ℓ2 for ε > 0 (§5.9).
+//!   max-margin direction for ε = 0, and drifts towards ℓ2 for ε > 0 (§5.11).
 
 pub mod adam_epsilon_margin;
 pub mod depth_tie_break;
