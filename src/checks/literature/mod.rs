@@ -1,5 +1,5 @@
 //! The `literature` family: the diagonal-network implicit-bias canon (issue 14) as executable
-//! claims, each re-derived in THEORY §5.5–§5.7 and checked by two independent routes:
+//! claims, each re-derived in THEORY §5.5–§5.11 and checked by two independent routes:
 //! - [`exact_trajectories::ExactTrajectories`]: scalar u·v under GF, the balanced logistic and the
 //!   λ-balanced closed-form trajectory and time to a level (through a sign change of x);
 //! - [`gd_effective_init::GdEffectiveInit`]: GD on u⊙v, the exact per-coordinate identity and the
@@ -9,12 +9,18 @@
 //! - [`sgd_effective_init::SgdEffectiveInit`]: mini-batch SGD on u⊙v, the same identity along every
 //!   path and a limit closer to min-ℓ1 than GD's at the same step;
 //! - [`depth_rate::DepthRate`]: the rate at which the two-sided depth-D GF limit approaches min-ℓ1
-//!   as α → 0 (α^D K for D ≥ 3, α^{2c_i} off the support for D = 2).
+//!   as α → 0 (α^D K for D ≥ 3, α^{2c_i} off the support for D = 2);
+//! - [`gd_logistic_asymptotics::GdLogisticAsymptotics`]: GD on the exponential loss,
+//!   w_k = ŵ ln(ηk) + w̃ + o(1) with its constants and the order of the remainder (§5.10);
+//! - [`adam_epsilon_margin::AdamEpsilonMargin`]: Adam on the logistic loss tends to the ℓ∞
+//!   max-margin direction for ε = 0, and drifts towards ℓ2 for ε > 0 (§5.11).
 
+pub mod adam_epsilon_margin;
 pub mod depth_rate;
 pub mod depth_tie_break;
 pub mod exact_trajectories;
 pub mod gd_effective_init;
+pub mod gd_logistic_asymptotics;
 pub mod sgd_effective_init;
 
 /// `case` and `more`, space-separated (either may be empty).
