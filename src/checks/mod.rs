@@ -176,6 +176,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<literature::exact_trajectories::ExactTrajectories>(),
         claim_type::<literature::gd_effective_init::GdEffectiveInit>(),
         claim_type::<literature::depth_tie_break::DepthTieBreak>(),
+        claim_type::<literature::saddle_to_saddle::SaddleToSaddleClaim>(),
     ]
 }
 
