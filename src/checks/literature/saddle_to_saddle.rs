@@ -325,8 +325,8 @@ impl Claim for SaddleToSaddleClaim {
             let measured = (da.ln() - db.ln()) / (b.l - a.l);
             rows.push(Evidence::observe(
                 &case,
-                &format!("plateau {k}: ‖x(τ) − x_{k}‖∞ at ln(1/α) = {:.2}", b.l),
-                db,
+                &format!("plateau {k}: ‖x(τ) − x_{k}‖∞ at ln(1/α) = {:.2}", a.l),
+                da,
                 "s-integration vs Algorithm 1's saddle",
             ));
             rows.push(Evidence::compare(
