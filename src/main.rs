@@ -609,6 +609,19 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// The saddle-to-saddle limit (α → 0, time t/ln(1/α)) of the two-sided depth-2 model on the squared
+    /// loss: Algorithm 1 of Pesme & Flammarion 2023 (THEORY §5.8): jump times, saddles, duals, losses.
+    #[command(after_help = "Example:\n  mirrorflow saddle-to-saddle --data data.json --format json")]
+    SaddleToSaddle {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Stop after this many jumps (1 to 1000) if no global minimiser is reached.
+        #[arg(long, default_value_t = 100)]
+        max_jumps: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Separable classification (exponential loss): the flow's normalised ℓ_{p/L} margin along a
     /// sweep of times against the predicted max-margin point (THEORY §5).
     #[command(after_help = "Examples:
@@ -1076,6 +1089,28 @@ fn run(cli: Cli) -> InputResult<bool> {
         }
         Command::Escape { depth, q, alpha, init, gradient, level, sweep, alphas, format } => {
             escape_command(depth, q, alpha, init, gradient, level, sweep, &alphas, format)
+        }
+        Command::SaddleToSaddle { data, max_jumps, format } => {
+            let source = data.data.display().to_string();
+            let face = mirrorflow::saddle::Face::SignConstrained;
+            let r =
+                mirrorflow::saddle::saddle_to_saddle(&data.load()?, max_jumps, face).map_err(|e| match e.location {
+                    l if l == "max_jumps" => InputError::new("--max-jumps", e.message),
+                    l => InputError::new(format!("{source}: {l}"), e.message),
+                })?;
+            if format == Format::Json {
+                let mut v = serde_json::to_value(&r).expect("plain numbers serialise");
+                v["status"] = "ok".into();
+                println!("{v}");
+            } else {
+                println!("τ_0 = 0  f = {:.12e}  x = 0  s = 0", r.initial_loss);
+                for k in 0..r.times.len() {
+                    println!("τ_{} = {:.12}  f = {:.12e}", k + 1, r.times[k], r.losses[k]);
+                    println!("  x = {:?}\n  s = {:?}", r.saddles[k], r.duals[k]);
+                }
+                println!("{}", if r.global_min { "global minimiser reached" } else { "stopped at --max-jumps" });
+            }
+            Ok(true)
         }
         cmd @ Command::Bias { .. } => bias(cmd),
         cmd @ Command::Margin { .. } => margin(cmd),

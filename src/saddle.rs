@@ -19,21 +19,23 @@ use crate::problem::{Loss, Problem};
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
-/// The result of Algorithm 1: jump times, saddles, duals and losses; entry 0 is the start
-/// (τ = 0, x = 0, s = 0, f(0)), entry k the state right after jump k.
+/// The result of Algorithm 1: jump times, saddles, duals and losses, entry k − 1 for jump k (the
+/// start is τ = 0, x = 0, s = 0 with loss `initial_loss`).
 #[derive(Debug, Clone, Serialize)]
 pub struct SaddleToSaddle {
-    /// `τ_0 = 0, τ_1, …, τ_K` in the rescaled time τ = t/ln(1/α).
+    /// `τ_1, …, τ_K` in the rescaled time τ = t/ln(1/α) (τ_1 = 1/‖Aᵀy‖∞).
     pub times: Vec<f64>,
-    /// `x_0 = 0, x_1, …, x_K`: the saddle occupied after each jump.
+    /// `x_1, …, x_K`: the saddle occupied after each jump.
     pub saddles: Vec<Vec<f64>>,
-    /// `s_0 = 0, s_1, …, s_K`: the dual at each jump (|s_i| ≤ 1, ±1 on the active set).
+    /// `s_1, …, s_K`: the dual at each jump (|s_i| ≤ 1, ±1 on the active set).
     pub duals: Vec<Vec<f64>>,
-    /// `f(x_k)`.
+    /// `f(x_1), …, f(x_K)`.
     pub losses: Vec<f64>,
-    /// Per jump k ≥ 1: the coordinates whose dual reached ±1 at τ_k (entry 0 is empty).
+    /// `f(0)`, the loss before the first jump.
+    pub initial_loss: f64,
+    /// Per jump: the coordinates whose dual reached ±1 at τ_k.
     pub activated: Vec<Vec<usize>>,
-    /// Per jump k ≥ 1: the coordinates non-zero in x_{k−1} and zero in x_k (deactivations).
+    /// Per jump: the coordinates non-zero in x_{k−1} and zero in x_k (deactivations).
     pub deactivated: Vec<Vec<usize>>,
     /// True when the last saddle has ∇f = 0 (a global minimiser of f).
     pub global_min: bool,
@@ -163,12 +165,13 @@ pub fn saddle_to_saddle(problem: &Problem, max_jumps: usize, face: Face) -> Inpu
     let mut s: DVector<f64> = DVector::zeros(d);
     let mut tau = 0.0;
     let mut out = SaddleToSaddle {
-        times: vec![0.0],
-        saddles: vec![vec![0.0; d]],
-        duals: vec![vec![0.0; d]],
-        losses: vec![loss(a, y, &x)],
-        activated: vec![vec![]],
-        deactivated: vec![vec![]],
+        times: vec![],
+        saddles: vec![],
+        duals: vec![],
+        losses: vec![],
+        initial_loss: loss(a, y, &x),
+        activated: vec![],
+        deactivated: vec![],
         global_min: false,
     };
     for _ in 0..max_jumps {
@@ -223,30 +226,40 @@ pub fn saddle_to_saddle(problem: &Problem, max_jumps: usize, face: Face) -> Inpu
 impl SaddleToSaddle {
     /// Number of jumps K.
     pub fn jumps(&self) -> usize {
-        self.times.len() - 1
+        self.times.len()
+    }
+
+    /// The last jump at or before τ: (τ_k, x_k, s_k), or the start (0, 0, 0).
+    fn state_at(&self, tau: f64) -> (f64, DVector<f64>, DVector<f64>) {
+        match self.times.iter().rposition(|&t| t <= tau) {
+            Some(k) => {
+                (self.times[k], DVector::from_vec(self.saddles[k].clone()), DVector::from_vec(self.duals[k].clone()))
+            }
+            None => {
+                let d = self.saddles.first().map_or(0, Vec::len);
+                (0.0, DVector::zeros(d), DVector::zeros(d))
+            }
+        }
     }
 
     /// The limit dual at τ: `s(τ) = s_k − (τ − τ_k)∇f(x_k)` for the last τ_k ≤ τ, each coordinate
     /// held at ±1 while on the boundary with a zero or outward gradient.
     pub fn dual_at(&self, problem: &Problem, tau: f64) -> DVector<f64> {
-        let k = self.times.iter().rposition(|&t| t <= tau).unwrap_or(0);
-        let x = DVector::from_vec(self.saddles[k].clone());
+        let (t, x, s) = self.state_at(tau);
         let g = gradient(&problem.a, &problem.y, &x);
         let scale = problem.a.tr_mul(&problem.y).amax();
         DVector::from_fn(x.len(), |i, _| {
-            let s = self.duals[k][i];
-            if s.abs() == 1.0 && g[i] * s <= GRAD_TOL * scale {
-                s
+            if s[i].abs() == 1.0 && g[i] * s[i] <= GRAD_TOL * scale {
+                s[i]
             } else {
-                (s - (tau - self.times[k]) * g[i]).clamp(-1.0, 1.0)
+                (s[i] - (tau - t) * g[i]).clamp(-1.0, 1.0)
             }
         })
     }
 
-    /// The saddle occupied at τ (x_k for τ_k ≤ τ < τ_{k+1}).
+    /// The saddle occupied at τ (x_k for τ_k ≤ τ < τ_{k+1}, 0 before τ_1).
     pub fn saddle_at(&self, tau: f64) -> DVector<f64> {
-        let k = self.times.iter().rposition(|&t| t <= tau).unwrap_or(0);
-        DVector::from_vec(self.saddles[k].clone())
+        self.state_at(tau).1
     }
 }
 
@@ -283,15 +296,20 @@ mod tests {
         let p = problem(&[&[2.0, 0.0, 0.0], &[0.0, 1.0, 0.0], &[0.0, 0.0, 0.5]], &[1.0, 3.0, 1.0]);
         let r = saddle_to_saddle(&p, 10, Face::SignConstrained).unwrap();
         assert_eq!(r.jumps(), 3);
-        let want = [0.0, 1.0 / 3.0, 0.5, 2.0];
+        let want = [1.0 / 3.0, 0.5, 2.0];
         for (t, w) in r.times.iter().zip(want) {
             assert!((t - w).abs() < 1e-15, "{:?}", r.times);
         }
-        assert_eq!(r.saddles[1], vec![0.0, 3.0, 0.0]);
-        assert_eq!(r.saddles[3], vec![0.5, 3.0, 2.0]);
-        assert!((r.duals[1][0] - 2.0 / 3.0).abs() < 1e-15 && (r.duals[1][2] - 1.0 / 6.0).abs() < 1e-15);
-        assert!((r.losses[1] - 1.0).abs() < 1e-15 && (r.losses[2] - 0.5).abs() < 1e-15 && r.losses[3] == 0.0);
-        assert!(r.global_min && r.activated[1] == vec![1]);
+        let close = |x: &[f64], want: &[f64]| x.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-14);
+        assert!(close(&r.saddles[0], &[0.0, 3.0, 0.0]) && r.saddles[0][0] == 0.0, "{:?}", r.saddles);
+        assert!(close(&r.saddles[2], &[0.5, 3.0, 2.0]), "{:?}", r.saddles);
+        assert!((r.duals[0][0] - 2.0 / 3.0).abs() < 1e-15 && (r.duals[0][2] - 1.0 / 6.0).abs() < 1e-15);
+        assert!((r.losses[0] - 1.0).abs() < 1e-15 && (r.losses[1] - 0.5).abs() < 1e-15 && r.losses[2] < 1e-28);
+        assert!(r.global_min && r.activated[0] == vec![1] && r.initial_loss == 5.5);
+        // the dual between jumps and the saddle before the first jump
+        let s = r.dual_at(&p, 0.4);
+        assert!((s[0] - 0.8).abs() < 1e-15 && s[1] == 1.0 && (s[2] - 0.2).abs() < 1e-15);
+        assert_eq!(r.saddle_at(0.1).as_slice(), &[0.0, 0.0, 0.0]);
     }
 
     #[test]
@@ -302,10 +320,10 @@ mod tests {
         let p = problem(&[&[1.0, 0.5], &[0.0, 1.0]], &[1.0, 1.0]);
         let r = saddle_to_saddle(&p, 10, Face::SignConstrained).unwrap();
         assert_eq!(r.jumps(), 2);
-        assert!((r.times[1] - 2.0 / 3.0).abs() < 1e-15 && (r.times[2] - 1.5).abs() < 1e-14);
-        assert!((r.saddles[1][1] - 1.2).abs() < 1e-14 && r.saddles[1][0] == 0.0);
-        assert!((r.saddles[2][0] - 0.5).abs() < 1e-14 && (r.saddles[2][1] - 1.0).abs() < 1e-14);
-        assert!((r.losses[1] - 0.1).abs() < 1e-14 && r.losses[2] < 1e-28 && r.global_min);
+        assert!((r.times[0] - 2.0 / 3.0).abs() < 1e-15 && (r.times[1] - 1.5).abs() < 1e-14);
+        assert!((r.saddles[0][1] - 1.2).abs() < 1e-14 && r.saddles[0][0] == 0.0);
+        assert!((r.saddles[1][0] - 0.5).abs() < 1e-14 && (r.saddles[1][1] - 1.0).abs() < 1e-14);
+        assert!((r.losses[0] - 0.1).abs() < 1e-14 && r.losses[1] < 1e-28 && r.global_min);
     }
 
     #[test]

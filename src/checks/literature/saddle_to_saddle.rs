@@ -165,13 +165,14 @@ fn deviation_exponents(p: &Problem, limit: &SaddleToSaddle, k: usize, tau: f64, 
         (saddle[i].abs() * saddle[j].abs()).sqrt() * p.a.column(i).dot(&p.a.column(j))
     });
     let lambda = m.symmetric_eigen().eigenvalues.min();
-    (e_inactive, 2.0 * lambda * (tau - limit.times[k]))
+    (e_inactive, 2.0 * lambda * (tau - limit.times[k - 1]))
 }
 
 /// The mid-plateau times: `(τ_k + τ_{k+1})/2` for k < K and `τ_K + ½` after the last jump.
 fn plateau_times(limit: &SaddleToSaddle) -> Vec<f64> {
     let k = limit.jumps();
-    (1..=k).map(|j| if j < k { 0.5 * (limit.times[j] + limit.times[j + 1]) } else { limit.times[j] + 0.5 }).collect()
+    let t = &limit.times;
+    (0..k).map(|j| if j + 1 < k { 0.5 * (t[j] + t[j + 1]) } else { t[j] + 0.5 }).collect()
 }
 
 impl SaddleToSaddleClaim {
@@ -195,9 +196,10 @@ impl SaddleToSaddleClaim {
         let mut elapsed = 0.0;
         let mut passages = Vec::new();
         for k in 1..=limit.jumps() {
-            let mid = 0.5 * (limit.losses[k - 1] + limit.losses[k]);
+            let before = if k == 1 { limit.initial_loss } else { limit.losses[k - 2] };
+            let mid = 0.5 * (before + limit.losses[k - 1]);
             let level = |s: &DVector<f64>| mid - loss(&p.a, &p.y, &predictor(l, s));
-            let horizon = (2.0 * kappa * limit.times[k] + 1.0 - elapsed).max(1.0);
+            let horizon = (2.0 * kappa * limit.times[k - 1] + 1.0 - elapsed).max(1.0);
             let passage =
                 first_passage(&advance, &state, &level, horizon, settings).map_err(|e| format!("passage {k}: {e}"))?;
             elapsed += passage.time;
@@ -288,7 +290,7 @@ impl Claim for SaddleToSaddleClaim {
         let (fine, finer) = (&runs[runs.len() - 2], &runs[runs.len() - 1]);
         // jump times: extrapolation in 1/ln(1/α) from the two smallest α
         for k in 1..=claimed.jumps() {
-            let tk = claimed.times[k];
+            let tk = claimed.times[k - 1];
             for m in &runs {
                 rows.push(Evidence::observe(
                     &case,
