@@ -610,7 +610,7 @@ enum Command {
         format: Format,
     },
     /// The saddle-to-saddle limit (α → 0, time t/ln(1/α)) of the two-sided depth-2 model on the squared
-    /// loss: Algorithm 1 of Pesme & Flammarion 2023 (THEORY §5.8): jump times, saddles, duals, losses.
+    /// loss: Algorithm 1 of Pesme & Flammarion 2023 (THEORY §5.12): jump times, saddles, duals, losses.
     #[command(after_help = "Example:\n  mirrorflow saddle-to-saddle --data data.json --format json")]
     SaddleToSaddle {
         #[command(flatten)]

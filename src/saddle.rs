@@ -1,5 +1,5 @@
 //! Saddle-to-saddle: the exact small-initialisation limit of gradient flow on the two-sided depth-2
-//! diagonal model (Pesme & Flammarion, NeurIPS 2023, Algorithm 1; THEORY §5.8).
+//! diagonal model (Pesme & Flammarion, NeurIPS 2023, Algorithm 1; THEORY §5.12).
 //!
 //! For `f(x) = ½‖Ax − y‖²` the limit process in the rescaled time `τ = t/ln(1/α)` is piecewise
 //! constant in x and piecewise linear in the dual `s ∈ [−1, 1]^d`:

@@ -1,4 +1,4 @@
-//! `literature/saddle-to-saddle` (Pesme & Flammarion, NeurIPS 2023, Algorithm 1; THEORY §5.8):
+//! `literature/saddle-to-saddle` (Pesme & Flammarion, NeurIPS 2023, Algorithm 1; THEORY §5.12):
 //! gradient flow of the two-sided depth-2 model `x = w⁺₁w⁺₂ − w⁻₁w⁻₂` from the balanced start α on
 //! `f = ½‖Ax − y‖²`, in the rescaled time `τ = t/ln(1/α)`, tends as α → 0 to the saddle-to-saddle
 //! process: x jumps between minimisers of f over sign-constrained faces at the times where the
@@ -45,7 +45,7 @@ pub enum Data {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TimeScale {
-    /// `τ = t/ln(1/α)` (THEORY §5.8).
+    /// `τ = t/ln(1/α)` (THEORY §5.12).
     LnInverseAlpha,
     /// `τ = t/(2 ln(1/α))` (a wrong claim: halves every jump time).
     TwoLnInverseAlpha,
@@ -147,7 +147,7 @@ struct Measured {
     plateau_x: Vec<DVector<f64>>,
 }
 
-/// The two exponents of the mid-plateau distance `‖x(τ) − x_k‖∞ ~ α^e` (THEORY §5.8): the inactive
+/// The two exponents of the mid-plateau distance `‖x(τ) − x_k‖∞ ~ α^e` (THEORY §5.12): the inactive
 /// coordinates `2(1 − max_i |s_i(τ)|)` (∞ if none) and the transient of the active ones
 /// `2λ_min(τ − τ_k)`, λ_min the smallest eigenvalue of `D^{½} A_SᵀA_S D^{½}`, D = diag|x_k| on the
 /// support S of x_k (∞ if x_k = 0).
