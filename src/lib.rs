@@ -25,6 +25,7 @@ pub mod reparam;
 pub mod report;
 pub mod rng;
 pub mod roots;
+pub mod saddle;
 pub mod selftest;
 pub mod shard;
 pub mod signflow;

@@ -955,3 +955,38 @@ fn two_sided_escape_times_match_hand_computed_solutions() {
         "--model",
     );
 }
+
+#[test]
+fn saddle_to_saddle_prints_algorithm_1() {
+    // A = [[0, −1, ½], [1, −5/2, 0]], y = (½, −3/2): Aᵀy = (−3/2, 13/4, ¼), so τ1 = 4/13 (coordinate 2,
+    // x2 = 13/29); τ2 = 19/11 (coordinate 1 enters, coordinate 2 leaves: x = (−3/2, 0, 0)); τ3 = 30/11
+    // (coordinate 3: x = (−3/2, 0, 1), an interpolator)
+    let data = write_data("s2s", r#"{"a": [[0, -1, 0.5], [1, -2.5, 0]], "y": [0.5, -1.5]}"#);
+    let d = data.to_str().unwrap();
+    let out = mirrorflow(&["saddle-to-saddle", "--data", d, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "ok");
+    let nums = |key: &str| -> Vec<f64> { v[key].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
+    let close = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(p, q)| (p - q).abs() < 1e-12);
+    assert!(close(&nums("times"), &[4.0 / 13.0, 19.0 / 11.0, 30.0 / 11.0]), "{v}");
+    // f(x1): residual Ax1 − y = (−27.5, 11)/29; f(x2): residual (0, 1/2)
+    assert!(close(&nums("losses")[..2], &[0.5 * (27.5f64.powi(2) + 11f64.powi(2)) / 841.0, 0.125]), "{v}");
+    let saddles: Vec<Vec<f64>> = v["saddles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+        .collect();
+    assert!(close(&saddles[0], &[0.0, 13.0 / 29.0, 0.0]) && close(&saddles[1], &[-1.5, 0.0, 0.0]), "{v}");
+    assert!(close(&saddles[2], &[-1.5, 0.0, 1.0]) && v["global_min"] == true && v["deactivated"][1][0] == 1, "{v}");
+    // the mean loss f/n slows the dual by n = 2: every jump time doubles, the saddles stay
+    let out = mirrorflow(&["saddle-to-saddle", "--data", d, "--loss-scale", "mean", "--format", "json"]);
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((m["times"][0].as_f64().unwrap() - 8.0 / 13.0).abs() < 1e-12, "{m}");
+    let text = mirrorflow(&["saddle-to-saddle", "--data", d]);
+    assert!(text.status.success() && String::from_utf8_lossy(&text.stdout).contains("τ_3 = 2.727272727273"));
+    assert_bad_input(&mirrorflow(&["saddle-to-saddle", "--data", d, "--max-jumps", "0"]), "--max-jumps");
+    let labels = write_data("s2s-labels", r#"{"a": [[1, 0]], "y": [1], "loss": "exponential"}"#);
+    assert_bad_input(&mirrorflow(&["saddle-to-saddle", "--data", labels.to_str().unwrap()]), "loss");
+}

@@ -11,6 +11,7 @@ mod flow;
 mod margin;
 mod output;
 mod report;
+mod saddle_to_saddle;
 mod selftest;
 mod sweep;
 mod train;
@@ -290,6 +291,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// The saddle-to-saddle limit (α → 0, time t/ln(1/α)) of the two-sided depth-2 model on the squared
+    /// loss: Algorithm 1 of Pesme & Flammarion 2023 (THEORY §5.12): jump times, saddles, duals, losses.
+    #[command(after_help = "Example:\n  mirrorflow saddle-to-saddle --data data.json --format json")]
+    SaddleToSaddle {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Stop after this many jumps (1 to 1000) if no global minimiser is reached.
+        #[arg(long, default_value_t = 100)]
+        max_jumps: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Separable classification (exponential loss): the flow's normalised ℓ_{p/L} margin along a
     /// sweep of times against the predicted max-margin point (THEORY §5).
     #[command(after_help = "Examples:
@@ -399,6 +413,7 @@ pub fn run(cli: Cli) -> InputResult<bool> {
         Command::Train { data, args, format } => train::run(&data, &args, format),
         Command::Bias { data, args, format } => bias::run(&data, &args, format),
         Command::Escape { args, format } => escape::run(&args, format),
+        Command::SaddleToSaddle { data, max_jumps, format } => saddle_to_saddle::run(&data, max_jumps, format),
         Command::Margin { data, targets, model, q, times, support, format } => {
             margin::run(margin::MarginRun { data, targets, model, q, times, support, format })
         }

@@ -1,5 +1,5 @@
 //! The `literature` family: the diagonal-network implicit-bias canon (issue 14) as executable
-//! claims, each re-derived in THEORY §5.5–§5.11 and checked by two independent routes:
+//! claims, each re-derived in THEORY §5.5–§5.12 and checked by two independent routes:
 //! - [`exact_trajectories::ExactTrajectories`]: scalar u·v under GF, the balanced logistic and the
 //!   λ-balanced closed-form trajectory and time to a level (through a sign change of x);
 //! - [`gd_effective_init::GdEffectiveInit`]: GD on u⊙v, the exact per-coordinate identity and the
@@ -13,7 +13,10 @@
 //! - [`gd_logistic_asymptotics::GdLogisticAsymptotics`]: GD on the exponential loss,
 //!   w_k = ŵ ln(ηk) + w̃ + o(1) with its constants and the order of the remainder (§5.10);
 //! - [`adam_epsilon_margin::AdamEpsilonMargin`]: Adam on the logistic loss tends to the ℓ∞
-//!   max-margin direction for ε = 0, and drifts towards ℓ2 for ε > 0 (§5.11).
+//!   max-margin direction for ε = 0, and drifts towards ℓ2 for ε > 0 (§5.11);
+//! - [`saddle_to_saddle::SaddleToSaddleClaim`]: GF on the two-sided depth-2 model as α → 0 in the
+//!   time t/ln(1/α) against Algorithm 1 of Pesme & Flammarion (jump times, saddles, inactive sizes;
+//!   §5.12).
 
 pub mod adam_epsilon_margin;
 pub mod depth_rate;
@@ -21,6 +24,7 @@ pub mod depth_tie_break;
 pub mod exact_trajectories;
 pub mod gd_effective_init;
 pub mod gd_logistic_asymptotics;
+pub mod saddle_to_saddle;
 pub mod sgd_effective_init;
 
 /// `case` and `more`, space-separated (either may be empty).

@@ -1,0 +1,344 @@
+//! Saddle-to-saddle: the exact small-initialisation limit of gradient flow on the two-sided depth-2
+//! diagonal model (Pesme & Flammarion, NeurIPS 2023, Algorithm 1; THEORY §5.12).
+//!
+//! For `f(x) = ½‖Ax − y‖²` the limit process in the rescaled time `τ = t/ln(1/α)` is piecewise
+//! constant in x and piecewise linear in the dual `s ∈ [−1, 1]^d`:
+//! - between jumps `s(τ) = s_k − (τ − τ_k) ∇f(x_k)`;
+//! - the next jump `τ_{k+1}` is the first τ at which an interior coordinate (`|s_i| < 1`) reaches
+//!   ±1: `τ_k + (1 − s_i)/(−g_i)` for `g_i < 0`, `τ_k + (1 + s_i)/g_i` for `g_i > 0` (g = ∇f(x_k));
+//! - the new saddle is `x_{k+1} = argmin f` over the face `{x_i ≥ 0 where s_i = 1, x_i ≤ 0 where
+//!   s_i = −1, x_i = 0 where |s_i| < 1}`, a non-negative least-squares problem on the columns
+//!   `σ_i a_i` (σ = sign s) solved by Lawson–Hanson ([`nnls`]).
+//!
+//! A coordinate on the boundary whose face optimum is 0 has `g_i` pointing inward (KKT), so its dual
+//! moves back into the interior: deactivations need no special case. The process stops at a
+//! global minimiser (`∇f(x_k) = 0`) or after `max_jumps` jumps.
+
+use crate::error::{InputError, InputResult};
+use crate::problem::{Loss, Problem};
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+
+/// The result of Algorithm 1: jump times, saddles, duals and losses, entry k − 1 for jump k (the
+/// start is τ = 0, x = 0, s = 0 with loss `initial_loss`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SaddleToSaddle {
+    /// `τ_1, …, τ_K` in the rescaled time τ = t/ln(1/α) (τ_1 = 1/‖Aᵀy‖∞).
+    pub times: Vec<f64>,
+    /// `x_1, …, x_K`: the saddle occupied after each jump.
+    pub saddles: Vec<Vec<f64>>,
+    /// `s_1, …, s_K`: the dual at each jump (|s_i| ≤ 1, ±1 on the active set).
+    pub duals: Vec<Vec<f64>>,
+    /// `f(x_1), …, f(x_K)`.
+    pub losses: Vec<f64>,
+    /// `f(0)`, the loss before the first jump.
+    pub initial_loss: f64,
+    /// Per jump: the coordinates whose dual reached ±1 at τ_k.
+    pub activated: Vec<Vec<usize>>,
+    /// Per jump: the coordinates non-zero in x_{k−1} and zero in x_k (deactivations).
+    pub deactivated: Vec<Vec<usize>>,
+    /// True when the last saddle has ∇f = 0 (a global minimiser of f).
+    pub global_min: bool,
+}
+
+/// Largest number of jumps [`saddle_to_saddle`] accepts.
+pub const MAX_JUMPS: usize = 1000;
+
+/// Relative tolerance (on ‖Aᵀy‖∞) below which a gradient entry counts as zero.
+const GRAD_TOL: f64 = 1e-12;
+
+/// `∇f(x) = Aᵀ(Ax − y)`.
+pub fn gradient(a: &DMatrix<f64>, y: &DVector<f64>, x: &DVector<f64>) -> DVector<f64> {
+    a.tr_mul(&(a * x - y))
+}
+
+/// `f(x) = ½‖Ax − y‖²`.
+pub fn loss(a: &DMatrix<f64>, y: &DVector<f64>, x: &DVector<f64>) -> f64 {
+    0.5 * (a * x - y).norm_squared()
+}
+
+/// Lawson–Hanson non-negative least squares: `argmin_{z ≥ 0} ‖Bz − y‖`. The passive-set least
+/// squares are solved by SVD (rank cut 1e-13 of the largest singular value). Returns None when the
+/// iteration limit (3·cols + 30 outer steps) is hit.
+pub fn nnls(b: &DMatrix<f64>, y: &DVector<f64>) -> Option<DVector<f64>> {
+    let m = b.ncols();
+    let mut z = DVector::zeros(m);
+    let mut passive = vec![false; m];
+    let scale = b.norm().max(1e-300) * y.norm().max(1e-300);
+    let tol = 1e-13 * scale;
+    let solve = |passive: &[bool]| -> DVector<f64> {
+        let idx: Vec<usize> = (0..m).filter(|&j| passive[j]).collect();
+        let sub = DMatrix::from_fn(b.nrows(), idx.len(), |r, c| b[(r, idx[c])]);
+        let sol = sub.svd(true, true).solve(y, 1e-13 * b.norm()).unwrap_or_else(|_| DVector::zeros(idx.len()));
+        let mut full = DVector::zeros(m);
+        for (c, &j) in idx.iter().enumerate() {
+            full[j] = sol[c];
+        }
+        full
+    };
+    for _ in 0..3 * m + 30 {
+        let w = b.tr_mul(&(y - b * &z));
+        let candidate = (0..m).filter(|&j| !passive[j] && w[j] > tol).max_by(|&i, &j| w[i].total_cmp(&w[j]));
+        let Some(j) = candidate else {
+            return Some(z);
+        };
+        passive[j] = true;
+        let mut inner = 0;
+        loop {
+            inner += 1;
+            if inner > 3 * m + 30 {
+                return None;
+            }
+            let p = solve(&passive);
+            if (0..m).all(|i| !passive[i] || p[i] > 0.0) {
+                z = p;
+                break;
+            }
+            // step from z towards p until the first passive coordinate reaches 0
+            let mut step = 1.0f64;
+            for i in (0..m).filter(|&i| passive[i] && p[i] <= 0.0) {
+                step = step.min(z[i] / (z[i] - p[i]));
+            }
+            z = &z + (&p - &z) * step;
+            for i in 0..m {
+                if passive[i] && z[i] <= 1e-15 * z.amax().max(1e-300) {
+                    passive[i] = false;
+                    z[i] = 0.0;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Which face the saddles minimise f over (the theory is [`Face::SignConstrained`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// `x_i σ_i ≥ 0` on the active set, 0 elsewhere (Algorithm 1).
+    SignConstrained,
+    /// Unconstrained least squares on the active set (a wrong claim: ignores the signs, so a
+    /// coordinate can never leave and can cross zero).
+    Unconstrained,
+}
+
+/// `argmin f` over the face of the dual `s`: columns with |s_i| = 1, signs σ_i = s_i.
+pub fn face_minimiser(a: &DMatrix<f64>, y: &DVector<f64>, s: &DVector<f64>, face: Face) -> Option<DVector<f64>> {
+    let d = a.ncols();
+    let active: Vec<usize> = (0..d).filter(|&i| s[i].abs() == 1.0).collect();
+    let mut x = DVector::zeros(d);
+    if active.is_empty() {
+        return Some(x);
+    }
+    let b = DMatrix::from_fn(a.nrows(), active.len(), |r, c| a[(r, active[c])] * s[active[c]]);
+    let z = match face {
+        Face::SignConstrained => nnls(&b, y)?,
+        Face::Unconstrained => b.clone().svd(true, true).solve(y, 1e-13 * b.norm()).ok()?,
+    };
+    for (c, &i) in active.iter().enumerate() {
+        x[i] = s[i] * z[c];
+    }
+    Some(x)
+}
+
+/// Validates a problem for Algorithm 1: the squared loss and `Aᵀy ≠ 0`.
+fn check_problem(problem: &Problem) -> InputResult<()> {
+    if problem.loss != Loss::Squared {
+        return Err(InputError::new("loss", "saddle-to-saddle is derived for the squared loss"));
+    }
+    if problem.a.tr_mul(&problem.y).amax() == 0.0 {
+        return Err(InputError::new("y", "Aᵀy = 0: x = 0 is already a global minimiser (no jump)"));
+    }
+    Ok(())
+}
+
+/// Algorithm 1 of Pesme & Flammarion (2023) on `f(x) = ½‖Ax − y‖²` with saddles over `face`. The
+/// problem's loss scale is already in (A, y) ([`Problem::with_loss_scale`]).
+pub fn saddle_to_saddle(problem: &Problem, max_jumps: usize, face: Face) -> InputResult<SaddleToSaddle> {
+    check_problem(problem)?;
+    if max_jumps == 0 || max_jumps > MAX_JUMPS {
+        return Err(InputError::new("max_jumps", format!("must lie in 1..={MAX_JUMPS}")));
+    }
+    let (a, y) = (&problem.a, &problem.y);
+    let d = a.ncols();
+    let scale = a.tr_mul(y).amax();
+    let mut x = DVector::zeros(d);
+    let mut s: DVector<f64> = DVector::zeros(d);
+    let mut tau = 0.0;
+    let mut out = SaddleToSaddle {
+        times: vec![],
+        saddles: vec![],
+        duals: vec![],
+        losses: vec![],
+        initial_loss: loss(a, y, &x),
+        activated: vec![],
+        deactivated: vec![],
+        global_min: false,
+    };
+    for _ in 0..max_jumps {
+        let g = gradient(a, y, &x);
+        if g.amax() <= GRAD_TOL * scale {
+            out.global_min = true;
+            return Ok(out);
+        }
+        // time to the boundary per interior coordinate (s affine in τ)
+        let step = |i: usize| -> f64 {
+            if s[i].abs() >= 1.0 || g[i].abs() <= GRAD_TOL * scale {
+                f64::INFINITY
+            } else if g[i] < 0.0 {
+                (1.0 - s[i]) / -g[i]
+            } else {
+                (1.0 + s[i]) / g[i]
+            }
+        };
+        let dt = (0..d).map(step).fold(f64::INFINITY, f64::min);
+        if !dt.is_finite() {
+            // the face minimiser is not stationary but no interior coordinate moves: only the
+            // unconstrained (wrong) face can leave a boundary coordinate with an outward gradient
+            break;
+        }
+        let hit: Vec<usize> = (0..d).filter(|&i| step(i) <= dt * (1.0 + 1e-12)).collect();
+        tau += dt;
+        for i in 0..d {
+            if s[i].abs() < 1.0 {
+                s[i] = (s[i] - dt * g[i]).clamp(-1.0, 1.0);
+            } else if g[i] * s[i] > GRAD_TOL * scale {
+                // a boundary coordinate with an inward gradient (a deactivated one) moves inside
+                s[i] = (s[i] - dt * g[i]).clamp(-1.0, 1.0);
+            }
+        }
+        for &i in &hit {
+            s[i] = -g[i].signum();
+        }
+        let next = face_minimiser(a, y, &s, face)
+            .ok_or_else(|| InputError::new("data", "the non-negative least squares did not converge"))?;
+        out.deactivated.push((0..d).filter(|&i| x[i] != 0.0 && next[i] == 0.0).collect());
+        out.activated.push(hit);
+        x = next;
+        out.times.push(tau);
+        out.saddles.push(x.iter().copied().collect());
+        out.duals.push(s.iter().copied().collect());
+        out.losses.push(loss(a, y, &x));
+    }
+    out.global_min = gradient(a, y, &x).amax() <= GRAD_TOL * scale;
+    Ok(out)
+}
+
+impl SaddleToSaddle {
+    /// Number of jumps K.
+    pub fn jumps(&self) -> usize {
+        self.times.len()
+    }
+
+    /// The last jump at or before τ: (τ_k, x_k, s_k), or the start (0, 0, 0).
+    fn state_at(&self, tau: f64) -> (f64, DVector<f64>, DVector<f64>) {
+        match self.times.iter().rposition(|&t| t <= tau) {
+            Some(k) => {
+                (self.times[k], DVector::from_vec(self.saddles[k].clone()), DVector::from_vec(self.duals[k].clone()))
+            }
+            None => {
+                let d = self.saddles.first().map_or(0, Vec::len);
+                (0.0, DVector::zeros(d), DVector::zeros(d))
+            }
+        }
+    }
+
+    /// The limit dual at τ: `s(τ) = s_k − (τ − τ_k)∇f(x_k)` for the last τ_k ≤ τ, each coordinate
+    /// held at ±1 while on the boundary with a zero or outward gradient.
+    pub fn dual_at(&self, problem: &Problem, tau: f64) -> DVector<f64> {
+        let (t, x, s) = self.state_at(tau);
+        let g = gradient(&problem.a, &problem.y, &x);
+        let scale = problem.a.tr_mul(&problem.y).amax();
+        DVector::from_fn(x.len(), |i, _| {
+            if s[i].abs() == 1.0 && g[i] * s[i] <= GRAD_TOL * scale {
+                s[i]
+            } else {
+                (s[i] - (tau - t) * g[i]).clamp(-1.0, 1.0)
+            }
+        })
+    }
+
+    /// The saddle occupied at τ (x_k for τ_k ≤ τ < τ_{k+1}, 0 before τ_1).
+    pub fn saddle_at(&self, tau: f64) -> DVector<f64> {
+        self.state_at(tau).1
+    }
+}
+
+/// The predictor of the two-sided depth-2 model with balanced start α in the dual variable
+/// `s = θ/(2 ln(1/α))`: `x_i = 2α² sinh(2 ln(1/α) s_i)`, computed as
+/// `sign(s_i)(e^{−2L(1−|s_i|)} − e^{−2L(1+|s_i|)})`, L = ln(1/α) (no overflow for any α).
+pub fn predictor(log_inv_alpha: f64, s: &DVector<f64>) -> DVector<f64> {
+    let l = log_inv_alpha;
+    s.map(|v| v.signum() * ((-2.0 * l * (1.0 - v.abs())).exp() - (-2.0 * l * (1.0 + v.abs())).exp()))
+}
+
+/// The gradient flow of the two-sided depth-2 model (balanced start α) integrated in its mirror
+/// variable and the rescaled time: `ds/dτ = −∇f(x(s))`, `x = `[`predictor`]`(L, s)`, from s = 0.
+pub fn dual_field<'a>(problem: &'a Problem, log_inv_alpha: f64) -> impl Fn(f64, &DVector<f64>, &mut DVector<f64>) + 'a {
+    move |_t, s, ds| {
+        let x = predictor(log_inv_alpha, s);
+        *ds = -gradient(&problem.a, &problem.y, &x);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(rows: &[&[f64]], y: &[f64]) -> Problem {
+        let a = DMatrix::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j]);
+        Problem::new(a, DVector::from_row_slice(y), Loss::Squared).unwrap()
+    }
+
+    #[test]
+    fn diagonal_data_jump_in_order_of_correlation() {
+        // A = diag(2, 1, 0.5), y = (1, 3, 1): −∇f(0) = (2, 3, 0.5); coordinate i activates at
+        // τ = 1/|a_i y_i| and settles at y_i/a_i; the other duals move linearly meanwhile
+        let p = problem(&[&[2.0, 0.0, 0.0], &[0.0, 1.0, 0.0], &[0.0, 0.0, 0.5]], &[1.0, 3.0, 1.0]);
+        let r = saddle_to_saddle(&p, 10, Face::SignConstrained).unwrap();
+        assert_eq!(r.jumps(), 3);
+        let want = [1.0 / 3.0, 0.5, 2.0];
+        for (t, w) in r.times.iter().zip(want) {
+            assert!((t - w).abs() < 1e-15, "{:?}", r.times);
+        }
+        let close = |x: &[f64], want: &[f64]| x.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-14);
+        assert!(close(&r.saddles[0], &[0.0, 3.0, 0.0]) && r.saddles[0][0] == 0.0, "{:?}", r.saddles);
+        assert!(close(&r.saddles[2], &[0.5, 3.0, 2.0]), "{:?}", r.saddles);
+        assert!((r.duals[0][0] - 2.0 / 3.0).abs() < 1e-15 && (r.duals[0][2] - 1.0 / 6.0).abs() < 1e-15);
+        assert!((r.losses[0] - 1.0).abs() < 1e-15 && (r.losses[1] - 0.5).abs() < 1e-15 && r.losses[2] < 1e-28);
+        assert!(r.global_min && r.activated[0] == vec![1] && r.initial_loss == 5.5);
+        // the dual between jumps and the saddle before the first jump
+        let s = r.dual_at(&p, 0.4);
+        assert!((s[0] - 0.8).abs() < 1e-15 && s[1] == 1.0 && (s[2] - 0.2).abs() < 1e-15);
+        assert_eq!(r.saddle_at(0.1).as_slice(), &[0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn a_two_by_two_example_by_hand() {
+        // A = [[1, ½], [0, 1]], y = (1, 1): Aᵀy = (1, 1.5), τ1 = 2/3 (coordinate 2, x2 = 1.5/1.25
+        // = 1.2); then ∇f = (−0.4, 0), s1 = 2/3 + 0.4(τ − 2/3) reaches 1 at τ2 = 3/2, and the face
+        // is the orthant: x = A⁻¹y = (½, 1), loss 0
+        let p = problem(&[&[1.0, 0.5], &[0.0, 1.0]], &[1.0, 1.0]);
+        let r = saddle_to_saddle(&p, 10, Face::SignConstrained).unwrap();
+        assert_eq!(r.jumps(), 2);
+        assert!((r.times[0] - 2.0 / 3.0).abs() < 1e-15 && (r.times[1] - 1.5).abs() < 1e-14);
+        assert!((r.saddles[0][1] - 1.2).abs() < 1e-14 && r.saddles[0][0] == 0.0);
+        assert!((r.saddles[1][0] - 0.5).abs() < 1e-14 && (r.saddles[1][1] - 1.0).abs() < 1e-14);
+        assert!((r.losses[0] - 0.1).abs() < 1e-14 && r.losses[1] < 1e-28 && r.global_min);
+    }
+
+    #[test]
+    fn nnls_meets_its_kkt_conditions() {
+        let b = DMatrix::from_row_slice(3, 3, &[1.0, 0.2, -0.5, 0.3, 1.0, 0.4, -0.2, 0.1, 1.0]);
+        let y = DVector::from_vec(vec![-1.0, 0.5, 1.0]);
+        let z = nnls(&b, &y).unwrap();
+        let w = b.tr_mul(&(&y - &b * &z));
+        for j in 0..3 {
+            assert!(z[j] >= 0.0);
+            if z[j] > 0.0 {
+                assert!(w[j].abs() < 1e-12, "{w}");
+            } else {
+                assert!(w[j] <= 1e-12, "{w}");
+            }
+        }
+    }
+}
