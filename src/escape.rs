@@ -350,25 +350,78 @@ impl CoerciveEscape {
         total / self.gamma.powf(self.q - 1.0)
     }
 
-    /// The escape time of the parameter flow `ẇ_i = γ^{q−1} (∏_{j≠i} w_j)^{q−1}` from
-    /// `w = (0, λ, …, λ)` until `∏ w_i = x_1`, located by [`first_passage`].
+    /// The escape time of the parameter flow from `w = (0, λ, …, λ)` ([`parameter_passage`]).
     pub fn integrated(&self, level: f64, settings: &Settings) -> Result<Passage, PassageError> {
-        let (q, g) = (self.q, self.gamma.powf(self.q - 1.0));
-        let rhs = move |_t: f64, w: &DVector<f64>, dw: &mut DVector<f64>| {
-            for i in 0..w.len() {
-                let others: f64 = w.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, v)| v).product();
-                dw[i] = g * others.abs().powf(q - 1.0);
-            }
-        };
         let mut w0 = DVector::from_element(self.depth, self.lambda);
         w0[0] = 0.0;
-        let target = level;
-        let reached = move |w: &DVector<f64>| w.iter().product::<f64>() - target;
         // the bound x_1/(μγ^{q−1}) limits the horizon; ×4 + 10 leaves the ODE room to find the level
-        let horizon = 4.0 * level / (self.mu() * g) + 10.0;
-        let advance =
-            |y: &DVector<f64>, dt: f64, stop: Option<&Stop<'_>>, s: &Settings| integrate(&rhs, y, 0.0, &[dt], stop, s);
-        first_passage(&advance, &w0, &reached, horizon, settings)
+        let horizon = 4.0 * level / (self.mu() * self.gamma.powf(self.q - 1.0)) + 10.0;
+        parameter_passage(self.q, self.gamma, &w0, level, horizon, settings)
+    }
+}
+
+/// The first time the parameter flow on `f = −γx`, `ẇ_i = γ^{q−1} |∏_{j≠i} w_j|^{q−1}` (every
+/// w_i ≥ 0), brings `∏ w_i` from `∏ w0_i` to `level`, within `horizon` ([`first_passage`]).
+pub fn parameter_passage(
+    q: f64,
+    gamma: f64,
+    w0: &DVector<f64>,
+    level: f64,
+    horizon: f64,
+    settings: &Settings,
+) -> Result<Passage, PassageError> {
+    let g = gamma.powf(q - 1.0);
+    let rhs = move |_t: f64, w: &DVector<f64>, dw: &mut DVector<f64>| {
+        for i in 0..w.len() {
+            let others: f64 = w.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, v)| v).product();
+            dw[i] = g * others.abs().powf(q - 1.0);
+        }
+    };
+    let reached = move |w: &DVector<f64>| w.iter().product::<f64>() - level;
+    let advance =
+        |y: &DVector<f64>, dt: f64, stop: Option<&Stop<'_>>, s: &Settings| integrate(&rhs, y, 0.0, &[dt], stop, s);
+    first_passage(&advance, w0, &reached, horizon, settings)
+}
+
+/// The λ-balanced init on `f = −γx` (THEORY §4.1, §3): layer 1 at `(α^q + λ)^{1/q}`, the others at
+/// α, so `|w_1|^q − |w_i|^q = λ` and `x_0 = (α^q + λ)^{1/q} α^{L−1}`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ImbalancedEscape {
+    /// Depth L ≥ 2.
+    pub depth: usize,
+    /// Steepest-descent exponent q ∈ [1, 2].
+    pub q: f64,
+    /// The scale α > 0 of layers 2..L.
+    pub alpha: f64,
+    /// The imbalance λ > −α^q.
+    pub balance: f64,
+    /// The gradient magnitude γ > 0.
+    pub gamma: f64,
+}
+
+impl ImbalancedEscape {
+    /// The initial weights `((α^q + λ)^{1/q}, α, …, α)`.
+    pub fn w0(&self) -> DVector<f64> {
+        let mut w0 = DVector::from_element(self.depth, self.alpha);
+        w0[0] = (self.alpha.powf(self.q) + self.balance).powf(1.0 / self.q);
+        w0
+    }
+
+    /// `T(x_1) = ∫_{x_0}^{x_1} R''(x) dx / γ^{q−1}` for the per-layer-constants potential (constants
+    /// `λ, 0, …, 0`), by quadrature in ln x from x_0.
+    pub fn quadrature(&self, level: f64) -> f64 {
+        use crate::potential::Potential;
+        let mut constants = vec![0.0; self.depth];
+        constants[0] = self.balance;
+        let p = crate::potential::LayerConstants::new(self.q, &constants);
+        let x0: f64 = self.w0().iter().product();
+        x0 * crate::quadrature::integrate_from_one(|y| p.hess(x0 * y), level / x0) / self.gamma.powf(self.q - 1.0)
+    }
+
+    /// The escape time of the parameter flow from [`ImbalancedEscape::w0`] ([`parameter_passage`]).
+    pub fn integrated(&self, level: f64, settings: &Settings) -> Result<Passage, PassageError> {
+        let horizon = 4.0 * self.quadrature(level).max(0.0) + 10.0;
+        parameter_passage(self.q, self.gamma, &self.w0(), level, horizon, settings)
     }
 }
 

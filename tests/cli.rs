@@ -990,3 +990,42 @@ fn saddle_to_saddle_prints_algorithm_1() {
     let labels = write_data("s2s-labels", r#"{"a": [[1, 0]], "y": [1], "loss": "exponential"}"#);
     assert_bad_input(&mirrorflow(&["saddle-to-saddle", "--data", labels.to_str().unwrap()]), "loss");
 }
+
+#[test]
+fn imbalanced_escape_matches_the_u_v_closed_form() {
+    // q = 2, L = 2, u0 = √(α² + λ), v0 = α, f = −γx: (u ± v)' = ±γ(u ± v), so
+    // 4x(t) = p0² e^{2γt} − m0² e^{−2γt} (p0 = u0 + v0, m0 = u0 − v0) and E = e^{2γT} solves
+    // p0² E² − 4x_1 E − m0² = 0. Quadrature of R'' and the parameter flow (rtol 1e-11) must agree
+    // with it to 1e-8 (the 20-point rule on unit panels in ln x is exact to ≈ 1e-13 here).
+    for (alpha, balance, gamma) in [(0.1f64, 0.05f64, 1.0f64), (0.2, -0.03, 2.0)] {
+        let out = mirrorflow(&[
+            "escape",
+            "--depth",
+            "2",
+            "--q",
+            "2",
+            "--alpha",
+            &alpha.to_string(),
+            "--balance",
+            &balance.to_string(),
+            "--gradient",
+            &gamma.to_string(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let (u0, v0, x1) = ((alpha * alpha + balance).sqrt(), alpha, 0.5);
+        let (p0, m0) = (u0 + v0, u0 - v0);
+        let e = (4.0 * x1 + (16.0 * x1 * x1 + 4.0 * p0 * p0 * m0 * m0).sqrt()) / (2.0 * p0 * p0);
+        let exact = e.ln() / (2.0 * gamma);
+        for route in ["closed_form", "integrated"] {
+            let t = v[route].as_f64().expect("a time");
+            assert!((t - exact).abs() <= 1e-8 * exact, "λ = {balance}, {route}: {t} vs {exact}");
+        }
+    }
+    assert_bad_input(
+        &mirrorflow(&["escape", "--depth", "2", "--q", "2", "--alpha", "0.1", "--balance", "-0.02"]),
+        "--balance",
+    );
+}

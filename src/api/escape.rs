@@ -4,7 +4,7 @@
 
 use crate::api::ModelKind;
 use crate::error::{check_depth, check_positive, check_q, InputError, InputResult};
-use crate::escape::{growth_exponent, parse_alphas, CoerciveEscape, LinearEscape, Sweep};
+use crate::escape::{growth_exponent, parse_alphas, CoerciveEscape, ImbalancedEscape, LinearEscape, Sweep};
 use crate::geometry::mirror_exponent;
 use crate::ode::{Settings, Stats};
 use clap::ValueEnum;
@@ -45,6 +45,10 @@ pub struct EscapeArgs {
     /// single balanced runs, L ≥ 2): the side pushed down rests at 0 once it gets there.
     #[arg(long, value_enum, default_value = "one-sided")]
     pub model: ModelKind,
+    /// Imbalance λ (single balanced one-sided runs, L ≥ 2): layer 1 starts at (α^q + λ)^{1/q}, the
+    /// others at α; the closed form becomes the quadrature of R'' of the per-layer-constants potential.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub balance: f64,
     /// Gradient magnitude γ > 0 of the linear loss f(x) = −γx.
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     pub gradient: f64,
@@ -68,6 +72,8 @@ pub struct SingleEscape {
     pub init: &'static str,
     /// `one-sided` or `two-sided`.
     pub model: &'static str,
+    /// Imbalance λ.
+    pub balance: f64,
     /// Depth L.
     pub depth: usize,
     /// Exponent q.
@@ -263,6 +269,14 @@ pub fn run(args: &EscapeArgs, tick: &(dyn Fn() + Sync)) -> InputResult<EscapeOut
         let why = "the two-sided escape is for a single balanced run (no --sweep, --init balanced) at depth L ≥ 2";
         return Err(InputError::new("--model", why));
     }
+    let balance = args.balance;
+    if balance != 0.0
+        && (!balance.is_finite() || args.sweep || args.init == EscapeInit::Coercive || two_sided || depth < 2)
+    {
+        let why =
+            "an imbalance is for a single balanced one-sided run (no --sweep, --init balanced) at depth L ≥ 2, finite";
+        return Err(InputError::new("--balance", why));
+    }
     if args.init == EscapeInit::Coercive {
         if args.sweep {
             return Err(InputError::new("--sweep", "a sweep over α is for --init balanced only"));
@@ -280,7 +294,19 @@ pub fn run(args: &EscapeArgs, tick: &(dyn Fn() + Sync)) -> InputResult<EscapeOut
     };
     if !args.sweep {
         let alpha = alpha()?;
-        let (closed, run, quadrature, formula) = if two_sided {
+        let (closed, run, quadrature, formula) = if balance != 0.0 {
+            if balance <= -alpha.powf(q) {
+                return Err(InputError::new("--balance", format!("must exceed −α^q = {:e}", -alpha.powf(q))));
+            }
+            let esc = ImbalancedEscape { depth, q, alpha, balance, gamma };
+            let x0: f64 = esc.w0().iter().product();
+            if level <= x0 {
+                return Err(InputError::new("--level", format!("must exceed x_0 = {x0:e}")));
+            }
+            let formula =
+                "∫_{x_0}^{x_1} R''(x) dx / γ^(q−1), per-layer constants (λ, 0, …, 0) (quadrature)".to_string();
+            (esc.quadrature(level), esc.integrated(level, &settings), None, formula)
+        } else if two_sided {
             let formula = "T with p₊(T) − p₋(T) = x_1, p± = (x_0^c ± cLγ^(q−1)T)^(1/c), c = 1 − m (Brent)".to_string();
             (p.two_sided_closed_form(alpha), p.two_sided_integrated(alpha, &settings), None, formula)
         } else {
@@ -296,6 +322,7 @@ pub fn run(args: &EscapeArgs, tick: &(dyn Fn() + Sync)) -> InputResult<EscapeOut
             status: status(ok, reason.is_some()),
             init: "balanced",
             model: args.model.name(),
+            balance,
             depth,
             q,
             alpha,
