@@ -9,28 +9,44 @@ use mirrorflow::report;
 use std::path::{Path, PathBuf};
 
 /// The flags of `check` besides the cards and the overrides.
+#[derive(clap::Args)]
 pub struct CheckRun {
-    /// Every card of the default tier.
+    /// Check every card of the default tier (add --paper-scale for the rest).
+    #[arg(long)]
     pub all: bool,
-    /// Add the paper-scale tier.
+    /// Include the cards at the paper's own scale (`tier = "paper-scale"`, minutes each).
+    #[arg(long)]
     pub paper_scale: bool,
-    /// Skip the negative controls.
+    /// Skip the negative controls (by default each must give its expected verdict).
+    #[arg(long)]
     pub no_controls: bool,
-    /// Re-solve at 10× tighter tolerances.
+    /// Re-solve every card at 10× tighter integration tolerances: a row whose error moves by
+    /// more than a tenth of its tolerance becomes INCONCLUSIVE.
+    #[arg(long)]
     pub verify_numerics: bool,
-    /// Worker threads.
+    /// Worker threads (default: all cores; at most 4 × cores).
+    #[arg(long)]
     pub jobs: Option<usize>,
-    /// Every evidence row.
+    /// Print every evidence row.
+    #[arg(long, short)]
     pub verbose: bool,
     /// No progress bar.
+    #[arg(long)]
     pub quiet: bool,
-    /// A saved report.json to compare with.
+    /// Compare with a saved report.json (exit 1 on a regression: a verdict no longer as
+    /// expected, a card or control missing, an unknown verdict).
+    #[arg(long)]
     pub diff: Option<PathBuf>,
-    /// Shard K/N.
+    /// Run only shard K of N (1 ≤ K ≤ N): the selected cards sorted by id, every N-th from the
+    /// K-th (a card is never split). Write each shard's report with --out and join them with
+    /// `report --merge`. A shard with no cards is a valid, empty run.
+    #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Where to write report.json and report.md.
+    /// Also write report.json and report.md to this folder.
+    #[arg(long)]
     pub out: Option<PathBuf>,
     /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
 

@@ -1,6 +1,6 @@
 //! `mirrorflow flow`: the steepest flow of a deep diagonal model on the user's data.
 
-use super::output::{inconclusive, print_output, print_x, progress_bar, trajectory_csv};
+use super::output::{print_run, progress_bar};
 use super::{DataArgs, RunFormat};
 use mirrorflow::api::flow::{self, FlowArgs};
 use mirrorflow::error::InputResult;
@@ -11,25 +11,13 @@ pub fn run(data: &DataArgs, args: &FlowArgs, format: RunFormat) -> InputResult<b
     let bar = progress_bar(1000, false, "‰ of t_end");
     let out = flow::run(&data.load()?, args, &|f| bar.set_position((1000.0 * f).clamp(0.0, 1000.0) as u64))?;
     bar.finish_and_clear();
-    if let Some(w) = &out.warning {
-        eprintln!("warning: {w}");
-    }
-    match format {
-        RunFormat::Csv => print!("{}", trajectory_csv(&out.trajectory)),
-        RunFormat::Json => print_output(&out),
-        RunFormat::Text => {
-            print_x("x", &out.x, "");
-            println!(
-                "loss = {:.3e} at t = {:.6}   ({} steps, {} rhs evaluations, {} switching events)",
-                out.loss, out.t, out.stats.steps, out.stats.rhs_evals, out.stats.events
-            );
-            if let Some(ts) = out.stationary_at {
-                println!(
-                    "stationary point (∇f = 0 up to the integration tolerance) reached at t = {ts:.6}; held there"
-                );
-            }
+    Ok(print_run(&out, &out.x, &out.trajectory, &out.warning, &out.reason, format, || {
+        println!(
+            "loss = {:.3e} at t = {:.6}   ({} steps, {} rhs evaluations, {} switching events)",
+            out.loss, out.t, out.stats.steps, out.stats.rhs_evals, out.stats.events
+        );
+        if let Some(ts) = out.stationary_at {
+            println!("stationary point (∇f = 0 up to the integration tolerance) reached at t = {ts:.6}; held there");
         }
-    }
-    inconclusive(&out.reason);
-    Ok(out.reason.is_none())
+    }))
 }

@@ -117,47 +117,12 @@ pub enum Command {
     Check {
         /// Card ids, or paths to card files (`path/to/card.toml`).
         ids: Vec<String>,
-        /// Check every card of the default tier (add --paper-scale for the rest).
-        #[arg(long)]
-        all: bool,
-        /// Include the cards at the paper's own scale (`tier = "paper-scale"`, minutes each).
-        #[arg(long)]
-        paper_scale: bool,
         /// Override a parameter: key=value (TOML value syntax; `grid.key=[…]` sets a grid axis),
         /// repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// Skip the negative controls (by default each must give its expected verdict).
-        #[arg(long)]
-        no_controls: bool,
-        /// Re-solve every card at 10× tighter integration tolerances: a row whose error moves by
-        /// more than a tenth of its tolerance becomes INCONCLUSIVE.
-        #[arg(long)]
-        verify_numerics: bool,
-        /// Worker threads (default: all cores; at most 4 × cores).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Print every evidence row.
-        #[arg(long, short)]
-        verbose: bool,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
-        /// Compare with a saved report.json (exit 1 on a regression: a verdict no longer as
-        /// expected, a card or control missing, an unknown verdict).
-        #[arg(long)]
-        diff: Option<PathBuf>,
-        /// Run only shard K of N (1 ≤ K ≤ N): the selected cards sorted by id, every N-th from the
-        /// K-th (a card is never split). Write each shard's report with --out and join them with
-        /// `report --merge`. A shard with no cards is a valid, empty run.
-        #[arg(long, value_name = "K/N")]
-        shard: Option<String>,
-        /// Also write report.json and report.md to this folder.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        #[command(flatten)]
+        run: check::CheckRun,
     },
     /// Run every card (or the named ones) with its controls and write report.md, report.json and
     /// SVG plots; with --diff, compare with an earlier report.json (exit 1 if a verdict regressed).
@@ -367,36 +332,7 @@ pub fn run(cli: Cli) -> InputResult<bool> {
         Command::List => cards::list(user),
         Command::Claims { id } => cards::claims(id),
         Command::Show { id } => cards::show(user, &id),
-        Command::Check {
-            ids,
-            all,
-            paper_scale,
-            sets,
-            no_controls,
-            verify_numerics,
-            jobs,
-            verbose,
-            quiet,
-            diff,
-            shard,
-            out,
-            format,
-        } => {
-            let run = check::CheckRun {
-                all,
-                paper_scale,
-                no_controls,
-                verify_numerics,
-                jobs,
-                verbose,
-                quiet,
-                diff,
-                shard,
-                out,
-                format,
-            };
-            check::run(user, &ids, &sets, run)
-        }
+        Command::Check { ids, sets, run } => check::run(user, &ids, &sets, run),
         Command::Report { table: Some(path), .. } => {
             print!("{}", output::read_report(&path)?.summary_table());
             Ok(true)

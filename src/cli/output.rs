@@ -12,6 +12,33 @@ pub fn print_output<T: serde::Serialize>(out: &T) {
     print_json(serde_json::to_value(out).expect("serialisable"));
 }
 
+/// The output of `flow` or `train`: the warning (if any) on stderr, then the trajectory as CSV, the
+/// whole output as JSON, or `text` (which prints `x = [..]` first); the reason of an inconclusive
+/// run on stderr. Ok(true) iff the run is not inconclusive.
+pub fn print_run<T: serde::Serialize>(
+    out: &T,
+    x: &[f64],
+    trajectory: &[Sample],
+    warning: &Option<String>,
+    reason: &Option<String>,
+    format: super::RunFormat,
+    text: impl FnOnce(),
+) -> bool {
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    match format {
+        super::RunFormat::Csv => print!("{}", trajectory_csv(trajectory)),
+        super::RunFormat::Json => print_output(out),
+        super::RunFormat::Text => {
+            print_x("x", x, "");
+            text();
+        }
+    }
+    inconclusive(reason);
+    reason.is_none()
+}
+
 /// Prints `x = [..]` in display numbers.
 pub fn print_x(label: &str, x: &[f64], note: &str) {
     let xs: Vec<String> = x.iter().map(|v| mirrorflow::verdict::display_number(*v)).collect();
