@@ -8,6 +8,7 @@ use crate::geometry::steepest_map;
 use crate::problem::Problem;
 use crate::reparam::Reparameterization;
 use crate::rng::SplitMix64;
+use crate::schedule::Schedule;
 use nalgebra::DVector;
 
 /// One steepest step `w ← w − η φ_q(∇F(w) + μ_c w) − η μ_d w`: GD for q = 2, SignGD for q = 1.
@@ -58,6 +59,24 @@ pub enum Method {
         /// Batch size 1 ≤ B ≤ n (clamped into that range).
         batch: usize,
     },
+    /// Label-noise GD on the squared loss (THEORY §5.13): each step descends `½‖Ax − (y + σξ)‖²`
+    /// with fresh labels, `ξ_i = ±1` with probability ½ each (the state's seeded generator), i.e.
+    /// along the pullback of [`noisy_gradient`] `∇f(x) − σAᵀξ`. The noise is added to the labels of
+    /// the problem as given (with `LossScale::Mean`, to y/√n).
+    LabelNoise {
+        /// The noise level σ ≥ 0 (σ = 0 is GD).
+        sigma: f64,
+    },
+}
+
+/// The label-noise gradient `∇f(x) − σAᵀξ` of the squared loss `½‖Ax − (y + σξ)‖²`.
+pub fn noisy_gradient(problem: &Problem, x: &DVector<f64>, sigma: f64, xi: &DVector<f64>) -> DVector<f64> {
+    problem.gradient(x) - problem.a.tr_mul(xi) * sigma
+}
+
+/// Rademacher signs `ξ_i = ±1`, each with probability ½.
+pub fn rademacher(rng: &mut SplitMix64, n: usize) -> DVector<f64> {
+    DVector::from_fn(n, |_, _| if rng.uniform() < 0.5 { -1.0 } else { 1.0 })
 }
 
 /// `B` distinct indices of `0..n`, uniformly at random (a partial Fisher–Yates shuffle).
@@ -109,7 +128,7 @@ pub struct OptState {
     pub v: DVector<f64>,
     /// Steps taken k.
     pub k: u64,
-    /// The generator of SGD's batches.
+    /// The generator of SGD's batches and of the label noise.
     pub rng: SplitMix64,
     /// The batch SGD drew at its last step (empty for the other methods).
     pub drawn: Vec<usize>,
@@ -176,6 +195,12 @@ impl Optimizer {
                 let drive = model.pullback(&s.w, &g) + &s.w * mu_c;
                 &s.w - drive * eta - &s.w * (eta * mu_d)
             }
+            Method::LabelNoise { sigma } => {
+                let xi = rademacher(&mut s.rng, problem.samples());
+                let g = noisy_gradient(problem, &model.x(&s.w), sigma, &xi);
+                let drive = model.pullback(&s.w, &g) + &s.w * mu_c;
+                &s.w - drive * eta - &s.w * (eta * mu_d)
+            }
         };
         s.w = update;
     }
@@ -187,6 +212,39 @@ impl Optimizer {
             self.step(problem, model, &mut s);
         }
         s
+    }
+}
+
+/// An optimizer whose step size and label noise follow schedules over a run of K steps: step
+/// k + 1 uses `η·s_η(k/K)` and, for [`Method::LabelNoise`], `σ·s_σ(k/K)` ([`Schedule`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scheduled {
+    /// The optimizer at factor 1.
+    pub base: Optimizer,
+    /// The step-size schedule.
+    pub lr: Schedule,
+    /// The label-noise schedule.
+    pub noise: Schedule,
+    /// The run's length K.
+    pub steps: u64,
+}
+
+impl Scheduled {
+    /// The optimizer of step `k + 1`.
+    pub fn at(&self, k: u64) -> Optimizer {
+        let mut opt = self.base;
+        opt.lr *= self.lr.at_step(k, self.steps);
+        if let Method::LabelNoise { sigma } = opt.method {
+            opt.method = Method::LabelNoise { sigma: sigma * self.noise.at_step(k, self.steps) };
+        }
+        opt
+    }
+
+    /// One step in place; returns the step size it used.
+    pub fn step(&self, problem: &Problem, model: &dyn Reparameterization, s: &mut OptState) -> f64 {
+        let opt = self.at(s.k);
+        opt.step(problem, model, s);
+        opt.lr
     }
 }
 
@@ -268,5 +326,43 @@ mod tests {
         let gd = Optimizer { method: Method::Gd, lr: 0.01, decay: WeightDecay::Coupled(0.1) };
         let s = gd.run(&problem, &model, &w0, 1);
         assert_eq!(s.w, steepest_step(&problem, &model, &w0, 2.0, 0.01, WeightDecay::Coupled(0.1)));
+    }
+
+    #[test]
+    fn label_noise_is_gd_on_relabelled_data_and_unbiased() {
+        let problem = Problem::random_regression(4, 3, 5, 2);
+        let model = DeepDiagonal::two_sided(2, 5);
+        let w0 = model.init(&Initialization::balanced(0.3, 2), 2.0).unwrap();
+        // σ = 0 is GD, step for step
+        let gd = Optimizer { method: Method::Gd, lr: 0.01, decay: WeightDecay::None };
+        let quiet = Optimizer { method: Method::LabelNoise { sigma: 0.0 }, ..gd };
+        assert_eq!(gd.run(&problem, &model, &w0, 50).w, quiet.run(&problem, &model, &w0, 50).w);
+        // one noisy step is one GD step on the labels y + σξ, with the ξ the generator draws
+        let noisy = Optimizer { method: Method::LabelNoise { sigma: 0.7 }, ..gd };
+        let mut s = OptState::seeded(&w0, 9);
+        noisy.step(&problem, &model, &mut s);
+        let xi = rademacher(&mut SplitMix64::new(9), 3);
+        let relabelled = Problem { y: &problem.y + &xi * 0.7, ..problem.clone() };
+        let mut t = OptState::new(&w0);
+        gd.step(&relabelled, &model, &mut t);
+        assert!((&s.w - &t.w).amax() < 1e-15);
+        // the noise has mean zero: averaging the gradient over ±ξ gives ∇f
+        let x = model.x(&w0);
+        let mean = (noisy_gradient(&problem, &x, 0.7, &xi) + noisy_gradient(&problem, &x, 0.7, &-&xi)) * 0.5;
+        assert!((mean - problem.gradient(&x)).amax() < 1e-14);
+        let signs = rademacher(&mut SplitMix64::new(1), 1000);
+        assert!(signs.iter().all(|v| v.abs() == 1.0) && signs.sum().abs() < 100.0);
+    }
+
+    #[test]
+    fn schedules_scale_the_step_and_the_noise() {
+        let base = Optimizer { method: Method::LabelNoise { sigma: 2.0 }, lr: 0.1, decay: WeightDecay::None };
+        let lr = Schedule::parse("lr", "linear:0.5").unwrap();
+        let noise = Schedule::parse("noise", "cosine:0@0.5-1").unwrap();
+        let s = Scheduled { base, lr, noise, steps: 10 };
+        let late = s.at(10);
+        assert!((late.lr - 0.05).abs() < 1e-15);
+        assert_eq!(late.method, Method::LabelNoise { sigma: 0.0 });
+        assert_eq!(s.at(0), base);
     }
 }

@@ -26,6 +26,7 @@ pub mod report;
 pub mod rng;
 pub mod roots;
 pub mod saddle;
+pub mod schedule;
 pub mod selftest;
 pub mod shard;
 pub mod signflow;

@@ -237,7 +237,7 @@ pub struct Sample {
     /// The optimizer step k (train only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<u64>,
-    /// Flow time t (train: η·k).
+    /// Flow time t (train: Σ_{j≤k} η_j, η·k without a step schedule).
     pub t: f64,
     /// The predictor x.
     pub x: Vec<f64>,

@@ -2,10 +2,11 @@
 //! data, with its trajectory at chosen steps.
 
 use super::{status, weight_decay, BuiltModel, Decay, ModelArgs, ModelKind, ModelSpec, Sample, Sampling};
-use crate::discrete::{Method, OptState, Optimizer, MAX_STEPS};
+use crate::discrete::{Method, OptState, Optimizer, Scheduled, MAX_STEPS};
 use crate::error::{check_nonnegative, check_positive, InputError, InputResult};
 use crate::problem::Problem;
 use crate::reparam::Reparameterization;
+use crate::schedule::Schedule;
 use clap::ValueEnum;
 use serde::Serialize;
 
@@ -58,9 +59,22 @@ pub struct TrainArgs {
     /// with --loss-scale mean, (1/B)Σ a_k r_k of the mean loss).
     #[arg(long, allow_hyphen_values = true)]
     pub batch: Option<i64>,
-    /// Seed of SGD's batches.
+    /// Seed of SGD's batches and of the label noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Label noise σ ≥ 0 (with --optimizer gd, squared loss): each step descends ½‖Ax − (y + σξ)‖²
+    /// with fresh signs ξ_i = ±1 (added to the labels as loaded; with --loss-scale mean, to y/√n).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub label_noise: f64,
+    /// Step-size schedule KIND[:END][@FROM[-TO]] over the K steps: the factor of η is 1 before the
+    /// fraction FROM of the run, falls to END by TO (KIND linear, cosine or exponential) and stays
+    /// there; e.g. `cosine:0.1@0.5`.
+    #[arg(long, default_value = "constant")]
+    pub lr_schedule: String,
+    /// Label-noise schedule, the same syntax (factor of σ); e.g. `cosine:0@0.3-0.7` anneals the noise
+    /// to 0 by 70 % of the run and ends with plain GD.
+    #[arg(long, default_value = "constant")]
+    pub noise_schedule: String,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub sampling: Sampling,
@@ -87,8 +101,14 @@ pub struct TrainOutput {
     pub w: Vec<f64>,
     /// Step size η.
     pub lr: f64,
-    /// Flow time η·K.
+    /// Flow time Σ_k η_k (η·K without a step schedule).
     pub flow_time: f64,
+    /// The label noise σ (0: none).
+    pub label_noise: f64,
+    /// The step-size schedule.
+    pub lr_schedule: String,
+    /// The label-noise schedule.
+    pub noise_schedule: String,
     /// The model.
     pub model: ModelSpec,
     /// The trajectory at the recorded steps (step 0 first).
@@ -124,8 +144,21 @@ fn sgd_batch(sgd: bool, batch: Option<i64>, problem: &Problem) -> InputResult<us
     }
 }
 
+/// `--label-noise`: σ ≥ 0, read with --optimizer gd on the squared loss only.
+fn label_noise(args: &TrainArgs, problem: &Problem) -> InputResult<f64> {
+    let sigma = check_nonnegative("--label-noise", args.label_noise)?;
+    if sigma > 0.0 && args.optimizer != OptimizerName::Gd {
+        return Err(InputError::new("--label-noise", "label noise is read with --optimizer gd only"));
+    }
+    if sigma > 0.0 && problem.loss != crate::problem::Loss::Squared {
+        return Err(InputError::new("--label-noise", "label noise is defined for the squared loss only"));
+    }
+    Ok(sigma)
+}
+
 /// Runs the optimizer for `--steps` steps (or to the step of the last sample time), recording the
-/// states at the steps nearest to the sample times η·k.
+/// states at the steps nearest to the nominal sample times η·k; each sample's `t` is the elapsed
+/// flow time Σ_{j≤k} η_j (η·k without a step schedule).
 pub fn run(problem: &Problem, args: &TrainArgs) -> InputResult<TrainOutput> {
     let lr = check_positive("--lr", args.lr)?;
     let steps = args.steps;
@@ -142,8 +175,15 @@ pub fn run(problem: &Problem, args: &TrainArgs) -> InputResult<TrainOutput> {
         eps: check_nonnegative("--eps", args.eps)?,
     };
     let batch = sgd_batch(args.optimizer == OptimizerName::Sgd, args.batch, problem)?;
+    let sigma = label_noise(args, problem)?;
+    let lr_schedule = Schedule::parse("--lr-schedule", &args.lr_schedule)?;
+    let noise_schedule = Schedule::parse("--noise-schedule", &args.noise_schedule)?;
+    if sigma == 0.0 && !noise_schedule.is_constant() {
+        return Err(InputError::new("--noise-schedule", "a noise schedule needs --label-noise σ > 0"));
+    }
     let (method, q, decay) = match args.optimizer {
         OptimizerName::Sgd => (Method::Sgd { batch }, 2.0, args.decay),
+        OptimizerName::Gd if sigma > 0.0 => (Method::LabelNoise { sigma }, 2.0, args.decay),
         OptimizerName::Gd => (Method::Gd, 2.0, args.decay),
         OptimizerName::Signgd => (Method::SignGd, 1.0, args.decay),
         OptimizerName::Adam => (adam, 1.0, Decay::Coupled),
@@ -152,8 +192,13 @@ pub fn run(problem: &Problem, args: &TrainArgs) -> InputResult<TrainOutput> {
     let built = args.model.build(problem.dim(), q, ModelKind::OneSided, None)?;
     let warning = built.infeasibility_warning(problem);
     let BuiltModel { model, w0, spec, .. } = built;
-    let opt = Optimizer { method, lr, decay: weight_decay(mu, decay) };
-    // the steps to record: the nearest step to each sample time η·k (repeats dropped)
+    let opt = Scheduled {
+        base: Optimizer { method, lr, decay: weight_decay(mu, decay) },
+        lr: lr_schedule,
+        noise: noise_schedule,
+        steps: steps as u64,
+    };
+    // the steps to record: the nearest step to each nominal time η·k (repeats dropped)
     let record: Vec<u64> = if args.sampling.requested() {
         let times = args.sampling.times(lr * steps as f64)?;
         let mut ks: Vec<u64> = times.iter().map(|t| (t / lr).round().max(1.0) as u64).collect();
@@ -165,24 +210,28 @@ pub fn run(problem: &Problem, args: &TrainArgs) -> InputResult<TrainOutput> {
     } else {
         vec![]
     };
-    let sample = |s: &OptState| {
+    // the elapsed flow time Σ_{j≤k} η_j (exactly η·k without a step schedule)
+    let constant = lr_schedule.is_constant();
+    let mut sum = 0.0;
+    let elapsed = |sum: f64, k: u64| if constant { lr * k as f64 } else { sum };
+    let sample = |s: &OptState, t: f64| {
         let x = model.x(&s.w);
-        Sample { step: Some(s.k), t: lr * s.k as f64, loss: problem.loss(&x), x: x.as_slice().to_vec() }
+        Sample { step: Some(s.k), t, loss: problem.loss(&x), x: x.as_slice().to_vec() }
     };
     // the same steps as Optimizer::run, with the states at the recorded steps kept
     let mut state = OptState::seeded(&w0, args.seed);
-    let mut trajectory = vec![sample(&state)];
+    let mut trajectory = vec![sample(&state, 0.0)];
     let last = record.last().copied().unwrap_or(steps as u64);
     let mut next = record.iter().peekable();
     while state.k < last {
-        opt.step(problem, &model, &mut state);
+        sum += opt.step(problem, &model, &mut state);
         if next.peek().is_some_and(|&&k| k == state.k) {
             next.next();
-            trajectory.push(sample(&state));
+            trajectory.push(sample(&state, elapsed(sum, state.k)));
         }
     }
     if record.is_empty() {
-        trajectory.push(sample(&state));
+        trajectory.push(sample(&state, elapsed(sum, state.k)));
     }
     let x = model.x(&state.w);
     let loss = problem.loss(&x);
@@ -198,7 +247,10 @@ pub fn run(problem: &Problem, args: &TrainArgs) -> InputResult<TrainOutput> {
         balance_exponent: q,
         w: state.w.as_slice().to_vec(),
         lr,
-        flow_time: lr * state.k as f64,
+        flow_time: elapsed(sum, state.k),
+        label_noise: sigma,
+        lr_schedule: lr_schedule.to_string(),
+        noise_schedule: noise_schedule.to_string(),
         model: spec,
         trajectory,
         warning,

@@ -178,6 +178,7 @@ pub fn claims() -> Vec<ClaimType> {
         claim_type::<literature::depth_tie_break::DepthTieBreak>(),
         claim_type::<literature::depth_rate::DepthRate>(),
         claim_type::<literature::sgd_effective_init::SgdEffectiveInit>(),
+        claim_type::<literature::label_noise::LabelNoise>(),
         claim_type::<literature::gd_logistic_asymptotics::GdLogisticAsymptotics>(),
         claim_type::<literature::adam_epsilon_margin::AdamEpsilonMargin>(),
         claim_type::<literature::saddle_to_saddle::SaddleToSaddleClaim>(),

@@ -12,7 +12,7 @@ pub fn run(data: &DataArgs, args: &TrainArgs, format: RunFormat) -> InputResult<
     let reason = out.reason.as_ref().map(|r| format!("{r}; lower --lr"));
     Ok(print_run(&out, &out.x, &out.trajectory, &out.warning, &reason, format, || {
         println!(
-            "loss = {:.3e} after {} steps (flow time η·K = {})",
+            "loss = {:.3e} after {} steps (flow time Σ η_k = {})",
             out.loss,
             out.steps,
             display_number(out.flow_time)

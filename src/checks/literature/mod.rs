@@ -16,7 +16,9 @@
 //!   max-margin direction for ε = 0, and drifts towards ℓ2 for ε > 0 (§5.11);
 //! - [`saddle_to_saddle::SaddleToSaddleClaim`]: GF on the two-sided depth-2 model as α → 0 in the
 //!   time t/ln(1/α) against Algorithm 1 of Pesme & Flammarion (jump times, saddles, inactive sizes;
-//!   §5.12).
+//!   §5.12);
+//! - [`label_noise::LabelNoise`]: label-noise GD with annealed noise ends at the column-weighted
+//!   ℓ1 minimiser argmin Σ‖A_j‖²|x_j| whatever α (§5.13).
 
 pub mod adam_epsilon_margin;
 pub mod depth_rate;
@@ -24,6 +26,7 @@ pub mod depth_tie_break;
 pub mod exact_trajectories;
 pub mod gd_effective_init;
 pub mod gd_logistic_asymptotics;
+pub mod label_noise;
 pub mod saddle_to_saddle;
 pub mod sgd_effective_init;
 
