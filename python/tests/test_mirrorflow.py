@@ -111,6 +111,18 @@ def test_two_sided_flow_reaches_the_bregman_projection():
     assert np.linalg.norm(flow["x"] - proj["x"]) <= 1e-7 * np.linalg.norm(proj["x"])
 
 
+def test_label_noise_reaches_the_weighted_l1_interpolator():
+    # x* = (1, 0.8, 0, 0) minimises Σ‖A_j‖²|x_j| s.t. Ax = y, certified by hand with ν = (1, 1)
+    # (tests/literature.rs); noise-free GD from α = 1 ends 0.4 or more away from it
+    a = np.array([[1.0, 0.0, 2.0, 0.6], [0.0, 1.0, 2.0, -0.6]])
+    y = np.array([1.0, 0.8])
+    common = dict(optimizer="gd", lr=0.04, steps=80000, model="two-sided", depth=2, alpha=1.0)
+    out = mirrorflow.train(a, y, label_noise=1.0, noise_schedule="cosine:0@0.3-0.7", seed=3, **common)
+    assert out["status"] == "ok" and out["noise_schedule"] == "cosine:0@0.3-0.7"
+    np.testing.assert_allclose(out["x"], [1.0, 0.8, 0.0, 0.0], atol=1e-9)
+    assert np.abs(mirrorflow.train(a, y, **common)["x"] - [1.0, 0.8, 0.0, 0.0]).max() > 0.4
+
+
 def test_mean_loss_is_the_sum_loss_in_time_scaled_by_n():
     # f_mean = f_sum / n: gradient flow (q = 2) on f_mean at time n·t is the flow on f_sum at time t
     n = A.shape[0]
