@@ -1,13 +1,18 @@
 //! `weight-decay/optimizer-order`: GD (↔ GF), SignGD (↔ SignGF), Adam + L2 (↔ coupled SignGF) and
 //! AdamW (↔ decoupled SignGF) with step η track their flows to first order: at flow time T the
 //! iterate after T/η steps is within O(η) of the flow (THEORY §1); the fitted slope of
-//! ln distance against ln η is the order.
+//! ln distance against ln η is the order. On `data = "random-regression"` (a seeded Gaussian design
+//! with a sparse teacher, where coordinates change sign, weights reach 0 and rest, and gradients
+//! slide) the flow is the event-driven sign flow of [`crate::signflow`] and the distance is
+//! measured in x, as issue 11 states it: `‖x_opt(T/η) − x_flow(T)‖₂`.
 
 use super::{check_beta, check_steps, horizon, one_u64, Regression, WeightDecayTolerance};
+use crate::checks::regression::{build, Model};
 use crate::checks::{Claim, Numerics};
 use crate::discrete::{Method, Optimizer};
 use crate::error::{check_nonnegative, check_positive, finite, InputError, InputResult};
 use crate::flow::{Flow, SteepestFlow, WeightDecay};
+use crate::reparam::Reparameterization;
 use crate::verdict::{Evidence, Metric};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -26,6 +31,20 @@ pub enum OptimizerName {
     Adamw,
 }
 
+/// The data on which optimizer and flow are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Data {
+    /// `f = ½‖Qx − Qb‖²` with the `targets` b and a dense design Q with orthonormal columns (one
+    /// target: the scalar `½(x − b)²`), the one-sided model with one coordinate per target;
+    /// distance `max_i |w_i − w_i^flow|` in the weights.
+    Orthonormal,
+    /// `Problem::random_regression(seed, samples, dim, sparsity)`: `A_ij ~ N(0, 1)`, `y = A x*` with
+    /// a `sparsity`-sparse teacher, on the one-sided model of depth L (balanced α); distance
+    /// `‖x − x^flow‖₂` in x (weights resting at 0 are pinned only to the engine's zero threshold).
+    RandomRegression,
+}
+
 /// The discrete optimizers converge to their flows at the claimed order in η.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,8 +57,18 @@ pub struct OptimizerOrder {
     pub alpha: f64,
     /// Weight decay μ > 0.
     pub weight_decay: f64,
-    /// Targets b > 0 (dense orthonormal design for several).
+    /// The data (default: the orthonormal design of `targets`).
+    #[serde(default = "orthonormal")]
+    pub data: Data,
+    /// Targets b > 0 (dense orthonormal design for several; `data = "orthonormal"` only).
+    #[serde(default)]
     pub targets: Vec<f64>,
+    /// Samples n of the random regression (`data = "random-regression"` only; default 10).
+    pub samples: Option<usize>,
+    /// Dimension d of the random regression (`data = "random-regression"` only; default 25).
+    pub dim: Option<usize>,
+    /// Non-zero entries of the teacher x* (`data = "random-regression"` only; default 3).
+    pub sparsity: Option<usize>,
     /// Seed of the design.
     #[serde(default = "one_u64")]
     pub seed: u64,
@@ -60,6 +89,13 @@ pub struct OptimizerOrder {
     /// The claimed order of the distance in η (theory: 1).
     #[serde(default = "first")]
     pub order: f64,
+    /// The decay rate of the flow the iterates are claimed to track (default: `weight_decay`;
+    /// another value, e.g. 0 or μ/2, is a wrong claim).
+    pub flow_weight_decay: Option<f64>,
+}
+
+fn orthonormal() -> Data {
+    Data::Orthonormal
 }
 
 fn beta1() -> f64 {
@@ -86,9 +122,44 @@ impl OptimizerOrder {
         (Optimizer { method, lr, decay }, q)
     }
 
-    fn regression(&self) -> InputResult<(Regression, f64)> {
+    /// The problem, model and initial weights of the data, and the q of the flow.
+    fn setup(
+        &self,
+    ) -> InputResult<(crate::problem::Problem, crate::reparam::DeepDiagonal, nalgebra::DVector<f64>, f64)> {
         let q = self.optimizer(1.0).1;
-        Ok((Regression::new(&self.targets, self.seed, self.depth, self.alpha, self.weight_decay, q)?, q))
+        match self.data {
+            Data::Orthonormal => {
+                for (key, given) in [("samples", self.samples), ("dim", self.dim), ("sparsity", self.sparsity)] {
+                    if given.is_some() {
+                        return Err(InputError::new(key, "only for data = \"random-regression\""));
+                    }
+                }
+                let r = Regression::new(&self.targets, self.seed, self.depth, self.alpha, self.weight_decay, q)?;
+                Ok((r.problem, r.model, r.w0, q))
+            }
+            Data::RandomRegression => {
+                if !self.targets.is_empty() {
+                    return Err(InputError::new(
+                        "targets",
+                        "only for data = \"orthonormal\" (random regression has a teacher)",
+                    ));
+                }
+                check_positive("weight_decay", self.weight_decay)?;
+                let (n, d, k) = (self.samples.unwrap_or(10), self.dim.unwrap_or(25), self.sparsity.unwrap_or(3));
+                let r = build(Model::OneSided, self.depth, q, self.alpha, vec![0.0; self.depth], self.seed, n, d, k)?;
+                Ok((r.problem, r.model, r.w0, q))
+            }
+        }
+    }
+
+    /// The flow's decay: the optimizer's kind of decay at rate `flow_weight_decay` (default μ).
+    fn flow_decay(&self) -> WeightDecay {
+        let mu = self.flow_weight_decay.unwrap_or(self.weight_decay);
+        match self.optimizer(1.0).0.decay {
+            _ if mu == 0.0 => WeightDecay::None,
+            WeightDecay::Coupled(_) => WeightDecay::Coupled(mu),
+            _ => WeightDecay::Decoupled(mu),
+        }
     }
 }
 
@@ -97,7 +168,10 @@ impl Claim for OptimizerOrder {
     type Tolerance = WeightDecayTolerance;
 
     fn validate(&self) -> InputResult<()> {
-        self.regression()?;
+        self.setup()?;
+        if let Some(mu) = self.flow_weight_decay {
+            check_nonnegative("flow_weight_decay", mu)?;
+        }
         check_beta("beta1", self.beta1)?;
         check_beta("beta2", self.beta2)?;
         check_nonnegative("eps", self.eps)?;
@@ -119,12 +193,16 @@ impl Claim for OptimizerOrder {
     }
 
     fn evidence(&self, case: &str, tol: &WeightDecayTolerance, numerics: &Numerics) -> InputResult<Vec<Evidence>> {
-        let (r, q) = self.regression()?;
+        let (problem, model, w0, q) = self.setup()?;
         let t = self.t_end;
-        let decay = self.optimizer(1.0).0.decay;
-        let flow = SteepestFlow { problem: &r.problem, model: &r.model, q, decay };
-        let route = "optimizer iterates at k = T/η vs the flow at T (ODE in w), log-log fit";
-        let tr = match flow.run(&r.w0, &[t], None, &numerics.settings()) {
+        let flow = SteepestFlow { problem: &problem, model: &model, q, decay: self.flow_decay() };
+        let route = match self.data {
+            Data::Orthonormal => "optimizer iterates at k = T/η vs the flow at T (ODE in w), log-log fit",
+            Data::RandomRegression => {
+                "optimizer iterates at k = T/η vs the flow at T (event-driven sign flow for q = 1), ‖x − x_flow‖₂, log-log fit"
+            }
+        };
+        let tr = match flow.run(&w0, &[t], None, &numerics.settings()) {
             Ok(tr) => tr,
             Err(e) => return Ok(vec![Evidence::inconclusive(case, "order in η", route, e.to_string())]),
         };
@@ -133,7 +211,11 @@ impl Claim for OptimizerOrder {
         let mut smallest = (f64::INFINITY, f64::NAN);
         for &lr in &self.lrs {
             let steps = (t / lr).round() as usize;
-            let dist = (&self.optimizer(lr).0.run(&r.problem, &r.model, &r.w0, steps).w - reference).amax();
+            let w = self.optimizer(lr).0.run(&problem, &model, &w0, steps).w;
+            let dist = match self.data {
+                Data::Orthonormal => (&w - reference).amax(),
+                Data::RandomRegression => (model.x(&w) - model.x(reference)).norm(),
+            };
             if !(dist.is_finite() && dist > 0.0) {
                 let why = format!("distance {dist:e} at η = {lr}: no order can be fitted");
                 return Ok(vec![Evidence::inconclusive(case, "order in η", route, why)]);
