@@ -297,11 +297,15 @@ pub fn integrate_switched(
                     traj.stats,
                 ));
             }
-            if sys.sigma(&y).amax() <= 10.0 * tol {
-                // every switching function is at zero (e.g. an interpolating minimum reached in
-                // finite time): slide on all surfaces at once instead of resolving a cascade
-                mode.sliding = vec![true; m];
-                mode.s.fill(0.0);
+            // every switching function at zero (e.g. an interpolating minimum reached in finite
+            // time): slide on all surfaces at once, instead of resolving a cascade, when the joint
+            // sliding signs are admissible (|s_k| ≤ 1); otherwise (e.g. a single surface that is
+            // crossed, σ at −tol right after the crossing) each event is classified
+            let joint = Mode { s: DVector::zeros(m), sliding: vec![true; m] };
+            let all_slide =
+                sys.sigma(&y).amax() <= 10.0 * tol && joint.effective(sys, &y).iter().all(|v| v.abs() <= 1.0 + 1e-9);
+            if all_slide {
+                mode = joint;
             } else {
                 for k in frozen.events(sys, &y, tol) {
                     mode.classify(sys, &y, k);
@@ -360,7 +364,7 @@ mod tests {
     /// `y = (x, z)`, `σ = (x − a, 1)`, `ẋ = −λx − c` (not driven by the sign), `ż = s₁`: x crosses a
     /// once, at `t* = ln((x0 + c/λ)/(a + c/λ))/λ` (λ > 0) or `(x0 − a)/c` (λ = 0), and
     /// `z(T) = z0 + 2t* − T` for `T > t*`, so the event time is read off z. (The constant second
-    /// switching function keeps the integrator from reading "every σ at 0" and sliding on all.)
+    /// switching function keeps "every σ at 0" false; [`OneSurface`] checks the case without it.)
     struct Crossing {
         a: f64,
         lambda: f64,
@@ -378,6 +382,33 @@ mod tests {
         fn sigma_rate(&self, y: &DVector<f64>) -> (DVector<f64>, DMatrix<f64>) {
             (DVector::from_vec(vec![-self.lambda * y[0] - self.c, 0.0]), DMatrix::zeros(2, 2))
         }
+    }
+
+    /// `σ = x`, `ẋ = −1 + s/2`: both one-sided rates `σ̇(s = ±1) = −½, −3⁄2` point down, so x
+    /// crosses 0 at t = 2x0 (rate −½ above) and then falls at rate 3⁄2; a single switching function
+    /// at 0 right after the event must not be read as a joint sliding point (s = 2 ∉ [−1, 1]).
+    struct OneSurface;
+
+    impl Switched for OneSurface {
+        fn sigma(&self, y: &DVector<f64>) -> DVector<f64> {
+            DVector::from_vec(vec![y[0]])
+        }
+        fn rate(&self, _y: &DVector<f64>, s: &DVector<f64>, dy: &mut DVector<f64>) {
+            dy[0] = -1.0 + 0.5 * s[0];
+        }
+        fn sigma_rate(&self, _y: &DVector<f64>) -> (DVector<f64>, DMatrix<f64>) {
+            (DVector::from_vec(vec![-1.0]), DMatrix::from_element(1, 1, 0.5))
+        }
+    }
+
+    #[test]
+    fn a_single_surface_is_crossed_not_slid_on() {
+        let tr =
+            integrate_switched(&OneSurface, &DVector::from_vec(vec![0.4]), 0.0, &[2.0], None, &Settings::default())
+                .unwrap();
+        // x(2) = −1.5·(2 − 0.8) = −1.8; the event slack tol = 2e−12 shifts it by ~tol
+        assert!((tr.last()[0] + 1.8).abs() < 1e-10, "{:?}", tr.y);
+        assert_eq!(tr.stats.events, 1);
     }
 
     #[test]
@@ -401,7 +432,6 @@ mod tests {
             let tr =
                 integrate_switched(&sys, &DVector::from_vec(vec![x0, 0.0]), 0.0, &[t_end], None, &settings).unwrap();
             let measured = 0.5 * (tr.last()[1] + t_end);
-            eprintln!("{:?} {:?} {:?}", tr.t, tr.y, tr.stats);
             // the event fires past the slack tol = 1e−12·(1 + ‖σ(0)‖∞) in σ, so tol/|σ̇(t*)| late,
             // and is located to 1e−13·(1 + t) in time; x carries the integration error (≲ 10 local
             // tolerances rtol·|x| + atol, zero for the constant field), z none (ż is piecewise
