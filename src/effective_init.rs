@@ -266,6 +266,9 @@ mod tests {
         // a target reached stops the run at once; max_steps = 0 takes no step
         assert_eq!(run_gd(&problem(), &w0, lr, 1.0, steps).steps, 0);
         assert_eq!(run_gd(&problem(), &w0, lr, 0.0, 0).steps, 0);
+        // "until loss ≤ target": a target equal to the start's loss is already reached
+        let start = problem().loss(&DeepDiagonal::new(2, 2).x(&w0));
+        assert_eq!(run_gd(&problem(), &w0, lr, start, steps).steps, 0);
     }
 
     #[test]
