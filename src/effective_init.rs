@@ -272,6 +272,19 @@ mod tests {
     }
 
     #[test]
+    fn the_delta_error_is_relative_to_the_initial_imbalance() {
+        // one coordinate (A = [1], y = 1), δ_0 = 0.3² − 0.1² = 0.08: the recorded worst error is
+        // |δ_k(iterates) − δ_k(product)|/δ_0 at its own predicted and measured values (rounding makes
+        // it non-zero along 200 steps; the division is exact to an ulp)
+        let p = Problem::new(DMatrix::from_element(1, 1, 1.0), DVector::from_element(1, 1.0), Loss::Squared).unwrap();
+        let r = run_gd(&p, &DVector::from_vec(vec![0.3, 0.1]), 0.05, 0.0, 200);
+        let w = r.delta_error;
+        let delta0 = 0.3f64 * 0.3 - 0.1 * 0.1;
+        assert!(w.error > 0.0, "{w:?}");
+        assert!((w.error - (w.measured - w.predicted).abs() / delta0).abs() <= 1e-15 * w.error, "{w:?}");
+    }
+
+    #[test]
     fn run_gd_stops_at_the_first_step_below_the_target() {
         let w0 = DVector::from_vec(vec![0.3, 0.2, 0.1, 0.05]);
         let r = run_gd(&problem(), &w0, 0.05, 1e-6, 100_000);

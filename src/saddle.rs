@@ -202,6 +202,7 @@ pub fn saddle_to_saddle(problem: &Problem, max_jumps: usize, face: Face) -> Inpu
             if s[i].abs() < 1.0 {
                 s[i] = (s[i] - dt * g[i]).clamp(-1.0, 1.0);
             } else if g[i] * s[i] > GRAD_TOL * scale {
+                // (cargo-mutants: `/` for `*` is equivalent: |s_i| = 1 on this branch)
                 // a boundary coordinate with an inward gradient (a deactivated one) moves inside
                 s[i] = (s[i] - dt * g[i]).clamp(-1.0, 1.0);
             }
@@ -249,6 +250,7 @@ impl SaddleToSaddle {
         let g = gradient(&problem.a, &problem.y, &x);
         let scale = problem.a.tr_mul(&problem.y).amax();
         DVector::from_fn(x.len(), |i, _| {
+            // (cargo-mutants: `/` for `*` in `g[i] * s[i]` is equivalent: s_i = ±1 in this test)
             if s[i].abs() == 1.0 && g[i] * s[i] <= GRAD_TOL * scale {
                 s[i]
             } else {
