@@ -285,6 +285,22 @@ mod tests {
     }
 
     #[test]
+    fn sgd_records_its_own_minibatch_gradients() {
+        // two samples, batches of one: the identity's product and sums hold along SGD's own
+        // mini-batch gradients (rounding only), not along the full gradient at the same iterates
+        let p = Problem::new(
+            DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 0.5, -1.0]),
+            DVector::from_vec(vec![1.0, 0.3]),
+            Loss::Squared,
+        )
+        .unwrap();
+        let w0 = DVector::from_vec(vec![0.3, 0.2, 0.1, 0.05]);
+        let r = run_recorded(&p, &w0, Method::Sgd { batch: 1 }, 7, 0.05, 0.0, 60);
+        assert_eq!(r.steps, 60);
+        assert!(r.delta_error.error < 1e-12 && r.angle_error.error < 1e-10, "{:?} {:?}", r.delta_error, r.angle_error);
+    }
+
+    #[test]
     fn run_gd_stops_at_the_first_step_below_the_target() {
         let w0 = DVector::from_vec(vec![0.3, 0.2, 0.1, 0.05]);
         let r = run_gd(&problem(), &w0, 0.05, 1e-6, 100_000);

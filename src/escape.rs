@@ -204,6 +204,7 @@ impl LinearEscape {
             return x0 * (sign * k * t).exp();
         }
         let base = x0.powf(c) + sign * c * k * t;
+        // (cargo-mutants: `>=` is equivalent: 0^{1/c} is 0 for c > 0 and +∞ for c < 0, the branches below)
         if base > 0.0 {
             base.powf(1.0 / c)
         } else if c > 0.0 {

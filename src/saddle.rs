@@ -250,7 +250,7 @@ impl SaddleToSaddle {
         let g = gradient(&problem.a, &problem.y, &x);
         let scale = problem.a.tr_mul(&problem.y).amax();
         DVector::from_fn(x.len(), |i, _| {
-            // (cargo-mutants: `/` for `*` in `g[i] * s[i]` is equivalent: s_i = ±1 in this test)
+            // (cargo-mutants: `/` for `*` in `g[i] * s[i]` is equivalent: s_i = ±1 once `&&` evaluates it)
             if s[i].abs() == 1.0 && g[i] * s[i] <= GRAD_TOL * scale {
                 s[i]
             } else {
