@@ -208,6 +208,7 @@ impl LinearEscape {
         if base > 0.0 {
             base.powf(1.0 / c)
         } else if c > 0.0 {
+            // (cargo-mutants: `c >= 0` is equivalent: |c| ≤ 1e−12 returned above)
             0.0
         } else {
             f64::INFINITY
