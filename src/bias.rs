@@ -741,6 +741,79 @@ mod tests {
     use crate::potential::{Balanced, LambdaBalanced};
     use crate::problem::Problem;
 
+    /// The ν with `Σ_i a_i x_i(ν) = 1` for an increasing `x(ν)`, by bisection (A = [1, 2], y = 1).
+    fn scalar_dual(x_of: impl Fn(f64) -> [f64; 2]) -> [f64; 2] {
+        let (mut lo, mut hi) = (-30.0, 30.0);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            let x = x_of(mid);
+            if x[0] + 2.0 * x[1] > 1.0 {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        x_of(0.5 * (lo + hi))
+    }
+
+    #[test]
+    fn predicted_limits_of_u_v_are_the_entropy_projections_by_hand() {
+        // depth 2, q = 2 (GF on u ⊙ v): R'(x) = ½ ln x per side, so one-sided x = x0 e^{2Aᵀν} and
+        // two-sided (both sides at α) x = 2α² sinh(2Aᵀν) (THEORY §5); A = [1, 2], y = 1, ν by
+        // bisection against the engine's dual Newton solve: 1e-9
+        let a = DMatrix::from_row_slice(1, 2, &[1.0, 2.0]);
+        let y = DVector::from_vec(vec![1.0]);
+        let w0 = DVector::from_vec(vec![0.3, 0.2, 0.3, 0.2]);
+        let p = predicted_limit(&DeepDiagonal::new(2, 2), &w0, 2.0, &[0.0, 0.0], &a, &a, &y);
+        let want = scalar_dual(|nu| [0.09 * (2.0 * nu).exp(), 0.04 * (4.0 * nu).exp()]);
+        assert!(
+            p.converged && (p.x[0] - want[0]).abs() < 1e-9 && (p.x[1] - want[1]).abs() < 1e-9,
+            "{} vs {want:?}",
+            p.x
+        );
+        let alpha = 0.5;
+        let w0 = DVector::from_element(8, alpha);
+        let p = predicted_limit(&DeepDiagonal::two_sided(2, 2), &w0, 2.0, &[0.0, 0.0], &a, &a, &y);
+        let want = scalar_dual(|nu| [2.0 * alpha * alpha * (2.0 * nu).sinh(), 2.0 * alpha * alpha * (4.0 * nu).sinh()]);
+        assert!(
+            p.converged && (p.x[0] - want[0]).abs() < 1e-9 && (p.x[1] - want[1]).abs() < 1e-9,
+            "{} vs {want:?}",
+            p.x
+        );
+    }
+
+    #[test]
+    fn divergences_of_u_v_are_the_entropy_divergences_by_hand() {
+        // one-sided: R(x) = ½(x ln x − x), D = ½ Σ (x ln(x/x0) − x + x0); two-sided (sides at α):
+        // x = 2α² sinh(2z), R'(x) = z = ½ asinh(x/(2α²)), R(x) = ∫_0^x R' = ½(x asinh(x/(2α²)) −
+        // √(x² + 4α⁴) + 2α²), D(x, 0) = R(x). Closed forms against the engine's conjugate route
+        // (quadratures and inversions to ≈1e-12): 1e-9
+        let w0 = DVector::from_vec(vec![0.3, 0.2, 0.3, 0.2]);
+        let x = DVector::from_vec(vec![0.5, 0.25]);
+        let got = divergence(&DeepDiagonal::new(2, 2), &w0, 2.0, &[0.0, 0.0], &x);
+        let want: f64 =
+            [(0.5, 0.09), (0.25, 0.04)].iter().map(|&(v, v0): &(f64, f64)| 0.5 * (v * (v / v0).ln() - v + v0)).sum();
+        assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        let alpha = 0.5f64;
+        let s = 2.0 * alpha * alpha;
+        let x = DVector::from_vec(vec![0.7, -0.2, 0.0]);
+        let got = divergence(&DeepDiagonal::two_sided(2, 3), &DVector::from_element(12, alpha), 2.0, &[0.0, 0.0], &x);
+        let want: f64 = x.iter().map(|&v| 0.5 * (v * (v / s).asinh() - (v * v + s * s).sqrt() + s)).sum();
+        assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+    }
+
+    #[test]
+    fn inverse_increasing_finds_roots_up_to_the_end_of_the_domain() {
+        // z³ = 8 (a bracket doubled twice); 1/(1 − z) − 1 = 3 on a domain ending at 1 (NaN beyond):
+        // z = ¾; a bounded f (1 − e^{−z} < 2 everywhere) has no root: NaN. Bisection to the last bit
+        assert!((inverse_increasing(|z| z * z * z, 8.0) - 2.0).abs() < 1e-14);
+        assert!((inverse_increasing(|z| z * z * z, 0.001) - 0.1).abs() < 1e-14);
+        let ended = |z: f64| if z < 1.0 { 1.0 / (1.0 - z) - 1.0 } else { f64::NAN };
+        assert!((inverse_increasing(ended, 3.0) - 0.75).abs() < 1e-14);
+        assert!(inverse_increasing(|z| 1.0 - (-z).exp(), 2.0).is_nan());
+        assert_eq!(inverse_increasing(|z| z, 0.0), 0.0);
+    }
+
     #[test]
     fn positive_only_maps_refuse_data_outside_the_orthant_at_once() {
         // (Ax)_1 = x_1 + x_2 + x_3/2 ≥ 0 for x ≥ 0, so y_1 = −1 is out of reach

@@ -204,9 +204,11 @@ impl LinearEscape {
             return x0 * (sign * k * t).exp();
         }
         let base = x0.powf(c) + sign * c * k * t;
+        // (cargo-mutants: `>=` is equivalent: 0^{1/c} is 0 for c > 0 and +∞ for c < 0, the branches below)
         if base > 0.0 {
             base.powf(1.0 / c)
         } else if c > 0.0 {
+            // (cargo-mutants: `c >= 0` is equivalent: |c| ≤ 1e−12 returned above)
             0.0
         } else {
             f64::INFINITY
@@ -719,6 +721,72 @@ mod tests {
             let ode = p.integrated(1e-2, &Settings::default()).unwrap().time;
             assert!((ode - exact).abs() < 1e-8 * exact, "ODE L={l} q={q} γ={gamma}: {ode} vs {exact}");
         }
+    }
+
+    #[test]
+    fn side_products_solve_the_balanced_layer_flows_by_hand() {
+        // one balanced side, every layer w with ẇ = ±γ^{q−1} w^{(L−1)(q−1)}, solved by hand:
+        // (L, q) = (2, 2): w = αe^{±γt}; (3, 2): w = α/(1 ∓ γαt) (blows up at 1/(γα) pushed up);
+        // (2, 1) and (3, 1): w = α ± t (pushed down: 0 from t = α on); (2, 1.5): √w = √α ± √γ t/2.
+        // Only rounding separates the two routes: 1e-12 relative
+        let (alpha, gamma) = (0.2f64, 0.7f64);
+        let side = |l: usize, q: f64, sign: f64, t: f64| {
+            LinearEscape { depth: l, q, gamma, level: 1.0 }.side_product(alpha, sign, t)
+        };
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+        for t in [0.0, 0.1, 1.3] {
+            for sign in [1.0, -1.0] {
+                let w = alpha * (sign * gamma * t).exp();
+                assert!(close(side(2, 2.0, sign, t), w * w), "(2, 2) t={t} sign={sign}");
+                let w = alpha / (1.0 - sign * gamma * alpha * t);
+                assert!(close(side(3, 2.0, sign, t), w.powi(3)), "(3, 2) t={t} sign={sign}");
+                let t = t.min(0.4);
+                let w = (alpha.sqrt() + sign * gamma.sqrt() * t / 2.0).powi(2);
+                assert!(close(side(2, 1.5, sign, t), w * w), "(2, 1.5) t={t} sign={sign}");
+            }
+            let w = alpha + t;
+            assert!(close(side(2, 1.0, 1.0, t), w * w) && close(side(3, 1.0, 1.0, t), w.powi(3)));
+        }
+        let w = alpha - 0.15;
+        assert!(close(side(2, 1.0, -1.0, 0.15), w * w) && close(side(3, 1.0, -1.0, 0.15), w.powi(3)));
+        // a side pushed down through 0 rests there; one pushed up past its blow-up is +∞
+        assert_eq!(side(2, 1.0, -1.0, 0.5), 0.0);
+        assert_eq!(side(3, 1.0, -1.0, 0.5), 0.0);
+        assert_eq!(side(3, 2.0, 1.0, 1.0 / (gamma * alpha) + 1.0), f64::INFINITY);
+    }
+
+    #[test]
+    fn two_sided_times_solve_the_difference_of_sides_by_hand() {
+        // (2, 2): α²(e^{2γT} − e^{−2γT}) = x_1, T = asinh(x_1/(2α²))/(2γ); (2, 1): (α + T)² − (α − T)²
+        // = 4αT while T ≤ α, (α + T)² after (the lower side rests at 0). Brent to 1e-15·T₁: 1e-12
+        let (alpha, gamma) = (0.1f64, 0.7f64);
+        let p = LinearEscape { depth: 2, q: 2.0, gamma, level: 0.5 };
+        let want = (0.5 / (2.0 * alpha * alpha)).asinh() / (2.0 * gamma);
+        assert!((p.two_sided_closed_form(alpha) - want).abs() < 1e-12 * want, "{}", p.two_sided_closed_form(alpha));
+        let p = LinearEscape { depth: 2, q: 1.0, gamma, level: 1.0 };
+        assert!((p.two_sided_closed_form(alpha) - 0.9).abs() < 1e-12);
+        let p = LinearEscape { depth: 2, q: 1.0, gamma, level: 0.02 };
+        assert!((p.two_sided_closed_form(alpha) - 0.05).abs() < 1e-12);
+    }
+
+    #[test]
+    fn imbalanced_times_follow_the_conserved_imbalance_by_hand() {
+        // (L, q) = (2, 2): u² − v² = λ is conserved and ẋ = γ(u² + v²) = γ√(λ² + 4x²), so T =
+        // (asinh(2x_1/λ) − asinh(2x_0/λ))/(2γ), x_0 = α√(α² + λ); (2, 1): u = α + λ + t, v = α + t, so
+        // T = (√(λ² + 4x_1) − 2α − λ)/2. Quadrature to ≈1e-13: 1e-10 relative
+        let (alpha, balance, gamma, level) = (0.05f64, 0.3f64, 1.7f64, 2.0f64);
+        let p = ImbalancedEscape { depth: 2, q: 2.0, alpha, balance, gamma };
+        let w0 = p.w0();
+        assert!((w0[0] - (alpha * alpha + balance).sqrt()).abs() < 1e-15 && w0[1] == alpha && w0.len() == 2);
+        let x0 = alpha * (alpha * alpha + balance).sqrt();
+        let want = ((2.0 * level / balance).asinh() - (2.0 * x0 / balance).asinh()) / (2.0 * gamma);
+        assert!((p.quadrature(level) - want).abs() < 1e-10 * want, "{} vs {want}", p.quadrature(level));
+        let p = ImbalancedEscape { depth: 2, q: 1.0, alpha, balance, gamma };
+        assert!((p.w0()[0] - (alpha + balance)).abs() < 1e-15);
+        let want = ((balance * balance + 4.0 * level).sqrt() - 2.0 * alpha - balance) / 2.0;
+        assert!((p.quadrature(level) - want).abs() < 1e-10 * want, "{} vs {want}", p.quadrature(level));
+        let p = ImbalancedEscape { depth: 3, q: 2.0, alpha, balance, gamma };
+        assert_eq!(p.w0().as_slice(), &[(alpha * alpha + balance).sqrt(), alpha, alpha]);
     }
 
     #[test]

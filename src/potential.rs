@@ -180,7 +180,9 @@ impl Potential for LambdaBalanced {
     }
 
     fn closed_form_inverse(&self) -> bool {
-        // (cargo-mutants: `false` is equivalent in value: it only selects the numerical route)
+        // (cargo-mutants: `false`, `&&` for `||` and `!=` for the second `==` are equivalent in value:
+        // they only switch q ∈ (1, 2) to the dual state or q ∈ {1, 2} to the primal one, and both
+        // states integrate the same ẋ = −φ_q(g)/R''(x) (flow::MirrorFlow))
         self.q == 1.0 || self.q == 2.0
     }
 }

@@ -202,6 +202,7 @@ pub fn saddle_to_saddle(problem: &Problem, max_jumps: usize, face: Face) -> Inpu
             if s[i].abs() < 1.0 {
                 s[i] = (s[i] - dt * g[i]).clamp(-1.0, 1.0);
             } else if g[i] * s[i] > GRAD_TOL * scale {
+                // (cargo-mutants: `/` for `*` is equivalent: |s_i| = 1 on this branch)
                 // a boundary coordinate with an inward gradient (a deactivated one) moves inside
                 s[i] = (s[i] - dt * g[i]).clamp(-1.0, 1.0);
             }
@@ -249,6 +250,7 @@ impl SaddleToSaddle {
         let g = gradient(&problem.a, &problem.y, &x);
         let scale = problem.a.tr_mul(&problem.y).amax();
         DVector::from_fn(x.len(), |i, _| {
+            // (cargo-mutants: `/` for `*` in `g[i] * s[i]` is equivalent: s_i = ±1 once `&&` evaluates it)
             if s[i].abs() == 1.0 && g[i] * s[i] <= GRAD_TOL * scale {
                 s[i]
             } else {
@@ -324,6 +326,94 @@ mod tests {
         assert!((r.saddles[0][1] - 1.2).abs() < 1e-14 && r.saddles[0][0] == 0.0);
         assert!((r.saddles[1][0] - 0.5).abs() < 1e-14 && (r.saddles[1][1] - 1.0).abs() < 1e-14);
         assert!((r.losses[0] - 0.1).abs() < 1e-14 && r.losses[1] < 1e-28 && r.global_min);
+    }
+
+    /// The deactivation example of the CLI test, derived by hand: A = [[0, −1, ½], [1, −5/2, 0]],
+    /// y = (½, −3/2), columns a1 = (0, 1), a2 = (−1, −5/2), a3 = (½, 0). Aᵀy = (−3/2, 13/4, ¼): τ1 =
+    /// 4/13, s1 = (−6/13, 1, 1/13), x1 = (0, 13/29, 0); r = Ax1 − y = (−27.5, 11)/29 gives ∇f(x1) =
+    /// (11, 0, −13.75)/29, so s_1 reaches −1 after 7/13 · 29/11 = 203/143 (τ2 = 19/11) while s_3 reaches
+    /// only 1/13 + 7 · 13.75/143 = 3/4; on the face {x1 ≤ 0, x2 ≥ 0} the optimum is (−3/2, 0, 0)
+    /// (coordinate 2 leaves), r = (−½, 0), ∇f = (0, ½, −¼): s_2 = 1 − (τ − τ2)/2 moves inside and s_3 =
+    /// ¾ + (τ − τ2)/4 reaches 1 at τ3 = 30/11, x3 = (−3/2, 0, 1), loss 0.
+    fn deactivation() -> Problem {
+        problem(&[&[0.0, -1.0, 0.5], &[1.0, -2.5, 0.0]], &[0.5, -1.5])
+    }
+
+    #[test]
+    fn a_deactivation_by_hand() {
+        let p = deactivation();
+        let r = saddle_to_saddle(&p, 10, Face::SignConstrained).unwrap();
+        let close =
+            |x: &[f64], want: &[f64]| x.len() == want.len() && x.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-13);
+        assert!(close(&r.times, &[4.0 / 13.0, 19.0 / 11.0, 30.0 / 11.0]), "{:?}", r.times);
+        assert!(close(&r.saddles[0], &[0.0, 13.0 / 29.0, 0.0]), "{:?}", r.saddles);
+        assert!(close(&r.saddles[1], &[-1.5, 0.0, 0.0]) && r.saddles[1][1] == 0.0, "{:?}", r.saddles);
+        assert!(close(&r.saddles[2], &[-1.5, 0.0, 1.0]), "{:?}", r.saddles);
+        assert!(close(&r.duals[0], &[-6.0 / 13.0, 1.0, 1.0 / 13.0]), "{:?}", r.duals);
+        assert!(close(&r.duals[1], &[-1.0, 1.0, 0.75]), "{:?}", r.duals);
+        assert!(close(&r.duals[2], &[-1.0, 0.5, 1.0]), "{:?}", r.duals);
+        let l1 = 0.5 * (27.5f64.powi(2) + 11f64.powi(2)) / 841.0;
+        assert!(close(&r.losses, &[l1, 0.125, 0.0]) && r.initial_loss == 1.25, "{:?}", r.losses);
+        assert_eq!(r.activated, vec![vec![1], vec![0], vec![2]]);
+        assert_eq!(r.deactivated, vec![vec![], vec![1], vec![]]);
+        assert!(r.global_min && r.jumps() == 3);
+        // the dual before τ1 (τ Aᵀy), between τ2 and τ3 (s_1 held at −1 with ∇f_1 = 0, s_2 moving
+        // back inside), and after the last jump (every coordinate held or at rest: ∇f = 0)
+        let s = r.dual_at(&p, 0.2);
+        assert!(close(s.as_slice(), &[-0.3, 0.65, 0.05]), "{s}");
+        let s = r.dual_at(&p, 19.0 / 11.0 + 0.5);
+        assert!(close(s.as_slice(), &[-1.0, 0.75, 0.875]), "{s}");
+        let s = r.dual_at(&p, 10.0);
+        assert!(close(s.as_slice(), &[-1.0, 0.5, 1.0]), "{s}");
+        assert!(close(r.saddle_at(2.0).as_slice(), &[-1.5, 0.0, 0.0]));
+        // a budget of one jump stops there, short of a minimiser
+        let one = saddle_to_saddle(&p, 1, Face::SignConstrained).unwrap();
+        assert!(one.jumps() == 1 && !one.global_min && close(&one.saddles[0], &[0.0, 13.0 / 29.0, 0.0]));
+    }
+
+    #[test]
+    fn the_unconstrained_face_lets_coordinates_cross_zero() {
+        // the same jumps up to τ2; then least squares on columns 1, 2 unconstrained: x2 = −½ (the sign
+        // of s_2 = +1 violated), x1 = −3/2 + 5/2 · (−½) = −11/4, an interpolator
+        let r = saddle_to_saddle(&deactivation(), 10, Face::Unconstrained).unwrap();
+        assert_eq!(r.jumps(), 2);
+        assert!((r.times[1] - 19.0 / 11.0).abs() < 1e-13);
+        assert!((r.saddles[1][0] + 2.75).abs() < 1e-13 && (r.saddles[1][1] + 0.5).abs() < 1e-13, "{:?}", r.saddles);
+        assert!(r.global_min && r.deactivated[1].is_empty());
+    }
+
+    #[test]
+    fn inputs_outside_the_algorithm_are_refused() {
+        let p = deactivation();
+        assert_eq!(saddle_to_saddle(&p, 0, Face::SignConstrained).unwrap_err().location, "max_jumps");
+        assert_eq!(saddle_to_saddle(&p, MAX_JUMPS + 1, Face::SignConstrained).unwrap_err().location, "max_jumps");
+        assert!(saddle_to_saddle(&p, MAX_JUMPS, Face::SignConstrained).is_ok());
+        let logistic = Problem { loss: Loss::Logistic, ..p.clone() };
+        assert_eq!(saddle_to_saddle(&logistic, 10, Face::SignConstrained).unwrap_err().location, "loss");
+        // Aᵀy = 0: y orthogonal to every column
+        let flat = problem(&[&[1.0, 0.0], &[0.0, 0.0]], &[0.0, 1.0]);
+        assert_eq!(saddle_to_saddle(&flat, 10, Face::SignConstrained).unwrap_err().location, "y");
+    }
+
+    #[test]
+    fn predictor_and_field_are_the_sinh_map_and_the_negative_gradient() {
+        // x_i = 2α² sinh(2L s_i) with α = e^{−L}, written with sinh (the engine uses two exponentials)
+        let l = 1.5f64;
+        let s = DVector::from_vec(vec![-0.4, 0.0, 0.25]);
+        let x = predictor(l, &s);
+        for i in 0..3 {
+            let want = 2.0 * (-2.0 * l).exp() * (2.0 * l * s[i]).sinh();
+            assert!((x[i] - want).abs() <= 1e-14 * want.abs(), "{x}");
+        }
+        // ds/dτ = −Aᵀ(Ax − y) on the deactivation data, by hand on the columns
+        let p = deactivation();
+        let mut ds = DVector::zeros(3);
+        dual_field(&p, l)(0.0, &s, &mut ds);
+        let r = [-x[1] + 0.5 * x[2] - 0.5, x[0] - 2.5 * x[1] + 1.5];
+        let want = [-r[1], r[0] + 2.5 * r[1], -0.5 * r[0]];
+        for i in 0..3 {
+            assert!((ds[i] - want[i]).abs() < 1e-14, "{ds} vs {want:?}");
+        }
     }
 
     #[test]

@@ -186,7 +186,8 @@ pub fn predicted_limit(
     let (coef, expo) = match decay {
         _ if limit == Limit::MirrorRegulariser => (mu, 1.0 - crate::geometry::mirror_exponent(depth, q)),
         Decay::Decoupled if q == 1.0 => return Ok(b.min(mu.powf(-l))),
-        // (cargo-mutants: dropping `q < 2` is equivalent, q = 2 gives p = 2 and the coupled law below)
+        // (cargo-mutants: dropping `q < 2`, or `q <= 2`, is equivalent: q = 2 gives p = 2 and the
+        // coupled law below)
         Decay::Decoupled if q < 2.0 => {
             let p = dual_exponent(q);
             (mu.powf(p - 1.0), p / l - 1.0)
@@ -260,6 +261,10 @@ mod tests {
         // the claimed alternatives
         assert_eq!(predicted_limit(Limit::SoftThreshold, Decay::Decoupled, 1.0, 2, 0.1, 0.5, 0.01), Ok(0.4));
         assert_eq!(predicted_limit(Limit::Unconstrained, Decay::Decoupled, 1.0, 2, 0.1, 200.0, 0.01), Ok(200.0));
+        // the box claim for any flow: SignGF with decoupled decay stops where ẇ = 1 − μw = 0, |w| = 1/μ
+        // per layer, so x ≤ (1/μ)^L: μ = ½, L = 3 gives 8 (b = 100 above it; b = 5 inside it)
+        assert_eq!(predicted_limit(Limit::Box, Decay::Coupled, 2.0, 3, 0.5, 100.0, 0.01), Ok(8.0));
+        assert_eq!(predicted_limit(Limit::Box, Decay::Coupled, 2.0, 3, 0.5, 5.0, 0.01), Ok(5.0));
         // f + μM: q = 1.5, L = 3 has m = 1, M' = 1: the soft threshold b − μ (decoupled: b − μ²)
         let mr = predicted_limit(Limit::MirrorRegulariser, Decay::Decoupled, 1.5, 3, 0.1, 0.5, 0.01).unwrap();
         assert!((mr - 0.4).abs() < 1e-12, "{mr}");
