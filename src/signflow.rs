@@ -26,7 +26,7 @@
 //! `‖∇f(x_0)‖_∞ + ‖∇f(0)‖_∞` and to the distance a weight travels in the step, never absolute,
 //! so initial scales down to α = 1e−100 behave like α = 1e−10.
 
-use crate::ode::{Failure, FlowStatus, IntegrationFailure, Settings, Stats, Stop, Trajectory};
+use crate::ode::{hermite, Failure, FlowStatus, IntegrationFailure, Settings, Stats, Stop, Trajectory};
 use crate::problem::{Loss, Problem};
 use crate::reparam::{DeepDiagonal, Reparameterization};
 use crate::roots::brent;
@@ -341,23 +341,6 @@ impl<'a> DiagonalSignFlow<'a> {
         (y, f1, err)
     }
 
-    /// Cubic Hermite interpolant of a step at fraction θ.
-    fn hermite(
-        y0: &DVector<f64>,
-        f0: &DVector<f64>,
-        y1: &DVector<f64>,
-        f1: &DVector<f64>,
-        h: f64,
-        th: f64,
-    ) -> DVector<f64> {
-        let (t2, t3) = (th * th, th * th * th);
-        let h00 = 2.0 * t3 - 3.0 * t2 + 1.0;
-        let h10 = t3 - 2.0 * t2 + th;
-        let h01 = -2.0 * t3 + 3.0 * t2;
-        let h11 = t3 - t2;
-        y0 * h00 + f0 * (h * h10) + y1 * h01 + f1 * (h * h11)
-    }
-
     /// The gradient scale: `‖∇f(x_0)‖_∞ + ‖∇f(0)‖_∞` (independent of the initial scale α).
     fn gradient_scale(&self, w0: &DVector<f64>) -> f64 {
         let g0 = self.problem.gradient(&self.model.x(w0)).amax();
@@ -634,7 +617,7 @@ impl<'a> DiagonalSignFlow<'a> {
                 let mut th_prev = 0.0;
                 for sub in 1..=SUBSTEPS {
                     let th = sub as f64 / SUBSTEPS as f64;
-                    let ysub = if sub == SUBSTEPS { y1.clone() } else { Self::hermite(&w, &f, &y1, &f1, hh, th) };
+                    let ysub = if sub == SUBSTEPS { y1.clone() } else { hermite(&w, &f, &y1, &f1, hh, th) };
                     let cur = self.event_values(&ysub, &mode, slack);
                     let hits: Vec<usize> =
                         (0..cur.len()).filter(|&c| ev[c] >= 0.0 && prev[c] >= 0.0 && cur[c] < 0.0).collect();
@@ -645,7 +628,7 @@ impl<'a> DiagonalSignFlow<'a> {
                         for &c in &hits {
                             let phi = |tt: f64| {
                                 let th = (tt - t) / hh;
-                                self.event_values(&Self::hermite(&w, &f, &y1, &f1, hh, th), &mode, slack)[c]
+                                self.event_values(&hermite(&w, &f, &y1, &f1, hh, th), &mode, slack)[c]
                             };
                             let root =
                                 brent(phi, ta, tb.min(best), 1e-15 * (tb - ta).max(f64::MIN_POSITIVE)).unwrap_or(best);
@@ -781,7 +764,7 @@ impl<'a> DiagonalSignFlow<'a> {
         let (mut lo, mut hi) = (0.0, 1.0);
         for _ in 0..40 {
             let mid = 0.5 * (lo + hi);
-            if stop(t + mid * h, &Self::hermite(w, f, y1, &f1, h, mid)) {
+            if stop(t + mid * h, &hermite(w, f, y1, &f1, h, mid)) {
                 hi = mid;
             } else {
                 lo = mid;

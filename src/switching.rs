@@ -13,7 +13,7 @@
 //! coinciding surfaces are handled). No chattering, no smoothing parameter.
 
 use crate::geometry::sign;
-use crate::ode::{integrate, restep, Failure, IntegrationFailure, Rhs, Settings, Stats, Stop, Trajectory};
+use crate::ode::{hermite, integrate, restep, Failure, IntegrationFailure, Rhs, Settings, Stats, Stop, Trajectory};
 use crate::roots::brent;
 use nalgebra::{DMatrix, DVector};
 use std::cell::RefCell;
@@ -133,25 +133,6 @@ const EVENT_WIDTH: f64 = 1e-13;
 
 /// Brent refinements of the bracket before falling back to bisection.
 const MAX_REFINE: usize = 8;
-
-/// Cubic Hermite interpolant of a step `(y0, f0) → (y1, f1)` of length h at fraction θ:
-/// `h00 y0 + h h10 f0 + h01 y1 + h h11 f1` with the Hermite basis `h00 = 2θ³ − 3θ² + 1`,
-/// `h10 = θ³ − 2θ² + θ`, `h01 = −2θ³ + 3θ²`, `h11 = θ³ − θ²` (error O(h⁴ |y⁗|), exact for a
-/// piecewise-constant sign field).
-fn hermite(
-    y0: &DVector<f64>,
-    f0: &DVector<f64>,
-    y1: &DVector<f64>,
-    f1: &DVector<f64>,
-    h: f64,
-    th: f64,
-) -> DVector<f64> {
-    let (t2, t3) = (th * th, th * th * th);
-    y0 * (2.0 * t3 - 3.0 * t2 + 1.0)
-        + f0 * (h * (t3 - 2.0 * t2 + th))
-        + y1 * (-2.0 * t3 + 3.0 * t2)
-        + f1 * (h * (t3 - t2))
-}
 
 /// Locates the event between an accepted quiet state `(ta, ya)` (event margin ≥ 0) and the
 /// accepted step end `(tb, yb)` that shows it (margin < 0), to a bracket of width

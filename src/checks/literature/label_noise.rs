@@ -229,9 +229,15 @@ impl Claim for LabelNoise {
         let case = label(case, "");
         let mut rows = Vec::new();
         let weights = DVector::from_fn(d, |j, _| a.column(j).norm_squared());
-        let weighted = weighted_min_l1(a, y, &weights)?;
+        // an LP clarabel does not solve is a reference we lack (INCONCLUSIVE), not bad input
+        let (weighted, x_l1) = match (weighted_min_l1(a, y, &weights), bias::min_l1(a, y)) {
+            (Ok(w), Ok(l1)) => (w, l1.x),
+            (Err(e), _) | (_, Err(e)) => {
+                rows.push(Evidence::inconclusive(&case, "label-noise limit", "clarabel LP", e.to_string()));
+                return Ok(rows);
+            }
+        };
         let x_w = weighted.x.clone();
-        let x_l1 = bias::min_l1(a, y)?.x;
         let model = DeepDiagonal::two_sided(2, d);
         let w0 = model.init(&Initialization::balanced(self.alpha, 2), 2.0)?;
         let gf = bias::predicted_limit(&model, &w0, 2.0, &[0.0, 0.0], a, a, y);
