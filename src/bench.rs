@@ -330,7 +330,7 @@ pub fn sign_flow_scaling() -> Line {
         let flow = SteepestFlow { problem: &problem, model: &model, q: 1.0, decay: WeightDecay::None };
         let (r, secs) = timed(|| flow.run(&w0, &[1.0], None, &Settings::default()));
         let what = match &r {
-            Ok(tr) => format!("{} events", tr.stats.events),
+            Ok(tr) => format!("{} events, {} steps, {} rhs", tr.stats.events, tr.stats.steps, tr.stats.rhs_evals),
             Err(e) => format!("FAILED: {}", e.failure),
         };
         runs.push((d, secs, what));

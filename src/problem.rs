@@ -272,6 +272,12 @@ impl Problem {
         self.a.tr_mul(&self.outer_gradient(&(&self.a * x)))
     }
 
+    /// One component `∂f/∂x_k = A_kᵀ ℓ'(Ax)` (column k of A against the outer gradient: half the work
+    /// of the whole gradient).
+    pub fn gradient_component(&self, x: &DVector<f64>, k: usize) -> f64 {
+        self.a.column(k).dot(&self.outer_gradient(&(&self.a * x)))
+    }
+
     /// `e^c ∇f(x)`; for the exponential loss computed as `Aᵀ(−y ⊙ e^{c − y⊙Ax})`, so that a vanishing
     /// gradient times a huge `e^c` stays finite (the log-time flows of [`crate::flow`]).
     pub fn scaled_gradient(&self, x: &DVector<f64>, c: f64) -> DVector<f64> {

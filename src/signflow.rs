@@ -182,7 +182,8 @@ impl<'a> DiagonalSignFlow<'a> {
         if self.mu > 0.0 {
             v -= &x * (self.mu * self.model.depth as f64);
         }
-        let rhs = DVector::from_fn(idx.len(), |a, _| h.row(idx[a]).dot(&v.transpose()));
+        // H is symmetric: its contiguous column k is row k
+        let rhs = DVector::from_fn(idx.len(), |a, _| h.column(idx[a]).dot(&v));
         let n = idx.len();
         let block = || DMatrix::from_fn(n, n, |a, b| h[(idx[a], idx[b])]);
         let ds = DVector::from_fn(n, |a, _| gain[idx[a]]);
@@ -193,27 +194,18 @@ impl<'a> DiagonalSignFlow<'a> {
             return s;
         }
         let positive = ds.iter().all(|&v| v > 0.0);
-        // Cholesky only when H_SS is safely positive definite: a singular H_SS (more sliding
-        // coordinates than the rank of H, as at an interpolating minimum) can pass a Cholesky
-        // factorisation on round-off pivots and give garbage; the pivot ratio guards it
-        let guarded = |hss: DMatrix<f64>| {
-            hss.cholesky().filter(|c| {
-                let diag = c.l_dirty().diagonal();
-                let (lo, hi) = (diag.min(), diag.max());
-                lo > 0.0 && (lo / hi).powi(2) > 1e-10
-            })
-        };
+        // Cholesky only when H_SS is safely positive definite (`guarded_cholesky`)
         let solve = |c: &Cholesky<f64, Dyn>| c.solve(&rhs).component_div(&ds);
         let solved = if !positive {
             None
         } else if self.hessian.is_some() {
             let mut cache = self.factor.borrow_mut();
             if cache.as_ref().is_none_or(|(set, _)| *set != idx) {
-                *cache = Some((idx.clone(), guarded(block())));
+                *cache = Some((idx.clone(), guarded_cholesky(block())));
             }
             cache.as_ref().and_then(|(_, c)| c.as_ref()).map(solve)
         } else {
-            guarded(block()).as_ref().map(solve)
+            guarded_cholesky(block()).as_ref().map(solve)
         };
         let solved = solved.filter(|u| u.iter().all(|v| v.is_finite())).unwrap_or_else(|| {
             // singular H_SS (more sliding coordinates than rank H): the sliding signs are not
@@ -222,27 +214,7 @@ impl<'a> DiagonalSignFlow<'a> {
             // the event-time selection (a minimum-norm solution can leave the box and cause
             // an endless cascade of exit events). Which solution SignGD selects here is open
             // (docs/SIGN_FLOWS.md §3).
-            let hss = block();
-            let mut u = DVector::<f64>::zeros(n);
-            // uᵀ kept alongside u (the row products read it; no transposed copy per product)
-            let mut ut = nalgebra::RowDVector::<f64>::zeros(n);
-            let scale = hss.amax().max(f64::MIN_POSITIVE) * ds.amax().max(f64::MIN_POSITIVE);
-            for _ in 0..500 {
-                let mut change: f64 = 0.0;
-                for a in 0..n {
-                    if ds[a] == 0.0 || hss[(a, a)] <= 0.0 {
-                        continue;
-                    }
-                    let r = rhs[a] - hss.row(a).dot(&ut) + hss[(a, a)] * u[a];
-                    let new = (r / hss[(a, a)]).clamp(-ds[a], ds[a]);
-                    change = change.max((new - u[a]).abs() * hss[(a, a)]);
-                    u[a] = new;
-                    ut[a] = new;
-                }
-                if change <= 1e-15 * scale {
-                    break;
-                }
-            }
+            let u = box_qp(&block(), &rhs, &ds, &DVector::zeros(n), 500);
             DVector::from_fn(n, |a, _| if ds[a] > 0.0 { u[a] / ds[a] } else { 0.0 })
         });
         for (a, &k) in idx.iter().enumerate() {
@@ -292,17 +264,27 @@ impl<'a> DiagonalSignFlow<'a> {
         })
     }
 
-    /// Whether event component c (coordinates first, then weights) sits in the band around its
-    /// surface where a negative value is round-off: `|g_k| ≤ zero` for a free coordinate; sliding
-    /// coordinates and weights have no band (a negative weight value is a missed arrival).
-    fn near_zero_band(&self, w: &DVector<f64>, c: usize, zero: f64) -> bool {
+    /// Event component `c` of [`Self::event_values`] alone: O(1) for a weight, one gradient
+    /// component for a free coordinate (what a root finder on one component needs).
+    fn event_value(&self, w: &DVector<f64>, mode: &Mode, slack: f64, c: usize) -> f64 {
         let d = self.model.dim;
-        if c < d {
-            let g = self.problem.gradient(&self.model.x(w));
-            g[c].abs() <= zero
-        } else {
-            false
+        if c >= d {
+            let j = c - d;
+            return if mode.held[j] { 1.0 } else { mode.o[j] * w[j] };
         }
+        if mode.sliding[c] {
+            1.0 + SLIDE_SLACK - self.effective_s(w, mode)[c].abs()
+        } else {
+            mode.s[c] * self.problem.gradient_component(&self.model.x(w), c) + slack
+        }
+    }
+
+    /// Whether event component c (coordinates first, then weights) sits in the band around its
+    /// surface where a negative value is round-off: `|g_k| ≤ zero` for a free coordinate (`g` the
+    /// gradient at the state); sliding coordinates and weights have no band (a negative weight
+    /// value is a missed arrival).
+    fn near_zero_band(&self, g: &DVector<f64>, c: usize, zero: f64) -> bool {
+        c < self.model.dim && g[c].abs() <= zero
     }
 
     /// One Dormand–Prince step of size h from (w, f0): the new state, its derivative (FSAL) and
@@ -380,30 +362,13 @@ impl<'a> DiagonalSignFlow<'a> {
                 v[k] -= self.mu * self.model.depth as f64 * x[k];
             }
         }
-        let c = DVector::from_fn(z.len(), |a, _| h.row(z[a]).dot(&v.transpose()));
+        // H is symmetric: its contiguous column k is row k
+        let c = DVector::from_fn(z.len(), |a, _| h.column(z[a]).dot(&v));
         let n = z.len();
         let hz = DMatrix::from_fn(n, n, |a, b| h[(z[a], z[b])]);
         let bound = DVector::from_fn(n, |a, _| gain[z[a]]);
-        let mut u = DVector::<f64>::zeros(n);
-        // uᵀ kept alongside u (the row products read it; no transposed copy per product)
-        let mut ut = nalgebra::RowDVector::<f64>::zeros(n);
+        let u = box_qp(&hz, &c, &bound, &DVector::zeros(n), 2000);
         let scale = hz.amax().max(f64::MIN_POSITIVE) * bound.amax().max(f64::MIN_POSITIVE);
-        for _ in 0..2000 {
-            let mut change: f64 = 0.0;
-            for a in 0..n {
-                if bound[a] == 0.0 || hz[(a, a)] <= 0.0 {
-                    continue;
-                }
-                let r = c[a] - hz.row(a).dot(&ut) + hz[(a, a)] * u[a];
-                let new = (r / hz[(a, a)]).clamp(-bound[a], bound[a]);
-                change = change.max((new - u[a]).abs() * hz[(a, a)]);
-                u[a] = new;
-                ut[a] = new;
-            }
-            if change <= 1e-15 * scale {
-                break;
-            }
-        }
         let rate = &c - &hz * &u;
         let rate_tol = 1e-12 * (c.amax() + scale);
         for (a, &k) in z.iter().enumerate() {
@@ -567,8 +532,12 @@ impl<'a> DiagonalSignFlow<'a> {
                 }
                 // a component already past its event at the step start (beyond the near-zero band
                 // where the classification may legitimately sit on the wrong side) is an event now
-                let pending: Vec<usize> =
-                    (0..d + p).filter(|&c| ev[c] < 0.0 && !self.near_zero_band(&w, c, zero)).collect();
+                let pending: Vec<usize> = if ev.iter().any(|&v| v < 0.0) {
+                    let g = self.problem.gradient(&self.model.x(&w));
+                    (0..d + p).filter(|&c| ev[c] < 0.0 && !self.near_zero_band(&g, c, zero)).collect()
+                } else {
+                    Vec::new()
+                };
                 if !pending.is_empty() {
                     let coords: Vec<usize> = pending.iter().copied().filter(|&c| c < d).collect();
                     let weights: Vec<usize> = pending.iter().filter(|&&c| c >= d).map(|&c| c - d).collect();
@@ -628,7 +597,7 @@ impl<'a> DiagonalSignFlow<'a> {
                         for &c in &hits {
                             let phi = |tt: f64| {
                                 let th = (tt - t) / hh;
-                                self.event_values(&hermite(&w, &f, &y1, &f1, hh, th), &mode, slack)[c]
+                                self.event_value(&hermite(&w, &f, &y1, &f1, hh, th), &mode, slack, c)
                             };
                             let root =
                                 brent(phi, ta, tb.min(best), 1e-15 * (tb - ta).max(f64::MIN_POSITIVE)).unwrap_or(best);
@@ -731,7 +700,8 @@ impl<'a> DiagonalSignFlow<'a> {
                 t = if t1 - (t + hh) <= 0.0 || hh == t1 - t { t1 } else { t + hh };
                 w = y1;
                 f = f1;
-                ev = self.event_values(&w, &mode, slack);
+                // the last sub-point was the step end: its event values are the new state's
+                ev = prev;
                 h = (hh * factor).min(h_max);
             }
             traj.t.push(t);
@@ -793,6 +763,122 @@ impl<'a> DiagonalSignFlow<'a> {
         }
         (t + hi * h, best)
     }
+}
+
+/// The Cholesky factor of a symmetric matrix only when it is safely positive definite: a singular
+/// matrix (more sliding coordinates than the rank of H, as at an interpolating minimum) can pass a
+/// factorisation on round-off pivots and give garbage; the pivot ratio `(min/max)² > 1e−10` guards it.
+fn guarded_cholesky(m: DMatrix<f64>) -> Option<Cholesky<f64, Dyn>> {
+    m.cholesky().filter(|c| {
+        let diag = c.l_dirty().diagonal();
+        let (lo, hi) = (diag.min(), diag.max());
+        lo > 0.0 && (lo / hi).powi(2) > 1e-10
+    })
+}
+
+/// The box-constrained convex QP `min ½ uᵀHu − cᵀu  s.t. |u_a| ≤ b_a` (H symmetric positive
+/// semidefinite; `b_a = 0` pins `u_a = 0`), from the start `u0` (clamped into the box).
+///
+/// A primal–dual active-set iteration (Hintermüller, Ito and Kunisch 2002) first: with the rates
+/// `r = c − Hu` scaled by `1/H_aa`, the coordinates with `u_a + r_a/H_aa` beyond a bound are set to
+/// it and the rest solved exactly from `H_II u_I = c_I − H_IA u_A` (Cholesky with a pivot-ratio
+/// guard), until the sets repeat; the result is accepted only if it satisfies the KKT conditions
+/// (`|u| ≤ b`, `r = 0` inside, `r ≥ 0` at `+b`, `r ≤ 0` at `−b`, to `1e−12` of the scale). Otherwise
+/// (a singular `H_II`, cycling) projected Gauss–Seidel, convergent for positive semidefinite H,
+/// from `u0`: at most `sweeps` sweeps, stopped when no coordinate moves by more than `1e−15` of the
+/// scale.
+fn box_qp(h: &DMatrix<f64>, c: &DVector<f64>, b: &DVector<f64>, u0: &DVector<f64>, sweeps: usize) -> DVector<f64> {
+    let n = c.len();
+    let start = DVector::from_fn(n, |a, _| if b[a] > 0.0 && h[(a, a)] > 0.0 { u0[a].clamp(-b[a], b[a]) } else { 0.0 });
+    let scale = h.amax().max(f64::MIN_POSITIVE) * b.amax().max(f64::MIN_POSITIVE);
+    let tol = 1e-12 * (scale + c.amax());
+    let kkt = |u: &DVector<f64>| {
+        let r = c - h * u;
+        (0..n).all(|a| {
+            let (ua, ba) = (u[a], b[a]);
+            if ba == 0.0 || h[(a, a)] <= 0.0 {
+                return ua == 0.0;
+            }
+            ua.abs() <= ba * (1.0 + 1e-12)
+                && if ua >= ba * (1.0 - 1e-12) {
+                    r[a] >= -tol
+                } else if ua <= -ba * (1.0 - 1e-12) {
+                    r[a] <= tol
+                } else {
+                    r[a].abs() <= tol
+                }
+        })
+    };
+    // primal–dual active set, only where the solution is unique (H safely positive definite: a
+    // singular H leaves the choice to projected Gauss–Seidel from u0, docs/SIGN_FLOWS.md §3);
+    // state per coordinate: −1 at −b, +1 at +b, 0 inside (solved)
+    let unique = guarded_cholesky(h.clone()).is_some();
+    let mut u = start.clone();
+    let mut seen: Vec<Vec<i8>> = Vec::new();
+    for _ in 0..if unique { (n + 10).min(50) } else { 0 } {
+        let r = c - h * &u;
+        let set: Vec<i8> = (0..n)
+            .map(|a| {
+                if b[a] == 0.0 || h[(a, a)] <= 0.0 {
+                    return 2; // pinned at 0
+                }
+                let v = u[a] + r[a] / h[(a, a)];
+                if v >= b[a] {
+                    1
+                } else if v <= -b[a] {
+                    -1
+                } else {
+                    0
+                }
+            })
+            .collect();
+        if seen.contains(&set) {
+            break;
+        }
+        let inside: Vec<usize> = (0..n).filter(|&a| set[a] == 0).collect();
+        let mut next = DVector::from_fn(n, |a, _| match set[a] {
+            1 => b[a],
+            -1 => -b[a],
+            _ => 0.0,
+        });
+        if !inside.is_empty() {
+            let m = inside.len();
+            let rhs = DVector::from_fn(m, |i, _| c[inside[i]] - h.column(inside[i]).dot(&next));
+            let hii = DMatrix::from_fn(m, m, |i, j| h[(inside[i], inside[j])]);
+            let Some(chol) = guarded_cholesky(hii) else {
+                break;
+            };
+            let ui = chol.solve(&rhs);
+            for (i, &a) in inside.iter().enumerate() {
+                next[a] = ui[i];
+            }
+        }
+        seen.push(set);
+        u = next;
+        if kkt(&u) {
+            return u;
+        }
+    }
+    // projected Gauss–Seidel from the start (uᵀ kept alongside u: no transposed copy per product)
+    let mut u = start;
+    let mut ut = nalgebra::RowDVector::<f64>::from_iterator(n, u.iter().copied());
+    for _ in 0..sweeps {
+        let mut change: f64 = 0.0;
+        for a in 0..n {
+            if b[a] == 0.0 || h[(a, a)] <= 0.0 {
+                continue;
+            }
+            let r = c[a] - h.row(a).dot(&ut) + h[(a, a)] * u[a];
+            let new = (r / h[(a, a)]).clamp(-b[a], b[a]);
+            change = change.max((new - u[a]).abs() * h[(a, a)]);
+            u[a] = new;
+            ut[a] = new;
+        }
+        if change <= 1e-15 * scale {
+            break;
+        }
+    }
+    u
 }
 
 /// SignGF on a deep diagonal model with the event-driven engine: `ẇ = −sign(∇_w F) − μ_d w`.
@@ -865,6 +951,71 @@ mod tests {
 
     fn readme() -> Problem {
         Problem::from_json("d", r#"{"a": [[1.0, 0.5, -0.3, 0.2], [0.1, -1.0, 0.4, 0.9]], "y": [1.0, 0.6]}"#).unwrap()
+    }
+
+    /// The box QP's KKT point found independently: every assignment of each coordinate to −b, +b
+    /// or inside (3ⁿ of them), the inside ones solved by LU, the one assignment satisfying the KKT
+    /// conditions kept (unique for positive definite H).
+    fn box_qp_by_enumeration(h: &DMatrix<f64>, c: &DVector<f64>, b: &DVector<f64>) -> DVector<f64> {
+        let n = c.len();
+        let mut found = None;
+        for code in 0..3usize.pow(n as u32) {
+            let set: Vec<usize> = (0..n).map(|a| code / 3usize.pow(a as u32) % 3).collect();
+            let mut u = DVector::from_fn(n, |a, _| match set[a] {
+                1 => b[a],
+                2 => -b[a],
+                _ => 0.0,
+            });
+            let inside: Vec<usize> = (0..n).filter(|&a| set[a] == 0).collect();
+            if !inside.is_empty() {
+                let m = inside.len();
+                let hii = DMatrix::from_fn(m, m, |i, j| h[(inside[i], inside[j])]);
+                let rhs = DVector::from_fn(m, |i, _| c[inside[i]] - h.row(inside[i]).transpose().dot(&u));
+                let ui = hii.lu().solve(&rhs).expect("positive definite block");
+                for (i, &a) in inside.iter().enumerate() {
+                    u[a] = ui[i];
+                }
+            }
+            let r = c - h * &u;
+            let ok = (0..n).all(|a| match set[a] {
+                1 => r[a] >= 0.0,
+                2 => r[a] <= 0.0,
+                _ => u[a].abs() <= b[a],
+            });
+            if ok {
+                assert!(found.is_none(), "two KKT points of a strictly convex QP");
+                found = Some(u);
+            }
+        }
+        found.expect("a KKT point exists")
+    }
+
+    #[test]
+    fn box_qp_is_the_kkt_point_found_by_enumeration() {
+        // random positive definite H = MMᵀ + 0.1 I (4 × 4 and 6 × 6), bounds in [0.1, 1.1]; the
+        // active-set answer is exact up to the Cholesky solve's round-off (~1e-14 relative),
+        // projected Gauss–Seidel (a singular H forces it) to its 1e-15 stopping rule
+        let mut rng = crate::rng::SplitMix64::new(5);
+        for trial in 0..40 {
+            let n = if trial % 2 == 0 { 4 } else { 6 };
+            let m = DMatrix::from_fn(n, n, |_, _| rng.normal());
+            let h = &m * m.transpose() + DMatrix::identity(n, n) * 0.1;
+            let c = DVector::from_fn(n, |_, _| 3.0 * rng.normal());
+            let b = DVector::from_fn(n, |_, _| 0.1 + rng.uniform());
+            let want = box_qp_by_enumeration(&h, &c, &b);
+            let got = box_qp(&h, &c, &b, &DVector::zeros(n), 2000);
+            assert!((&got - &want).amax() <= 1e-10 * (1.0 + want.amax()), "trial {trial}: {got} vs {want}");
+            // a warm start inside the box changes nothing (the solution is unique)
+            let warm = DVector::from_fn(n, |a, _| b[a] * (2.0 * rng.uniform() - 1.0));
+            assert!((box_qp(&h, &c, &b, &warm, 2000) - &want).amax() <= 1e-10 * (1.0 + want.amax()));
+        }
+        // singular H = vvᵀ (rank one): no active-set step; Gauss–Seidel from 0 stops at a KKT point
+        // of the same objective value ½(vᵀu)² − cᵀu with c = v: any u with vᵀu = 1 in the box
+        let v = DVector::from_vec(vec![1.0, 2.0, -1.0]);
+        let h = &v * v.transpose();
+        let u = box_qp(&h, &v, &DVector::from_element(3, 1.0), &DVector::zeros(3), 2000);
+        assert!((v.dot(&u) - 1.0).abs() <= 1e-12, "{u}");
+        assert!(u.amax() <= 1.0);
     }
 
     #[test]
