@@ -315,11 +315,144 @@ pub fn log_time_vs_plain() -> Line {
     }
 }
 
+/// The scipy baseline script ([`gf_vs_lsoda`]), embedded so the binary needs no source tree.
+const LSODA_SCRIPT: &str = include_str!("../python/bench/lsoda_gf.py");
+
+/// What the scipy baseline returned.
+#[derive(Debug, serde::Deserialize)]
+struct LsodaRun {
+    seconds: f64,
+    nfev: u64,
+    t: f64,
+    x: Vec<f64>,
+    loss: f64,
+    status: String,
+}
+
+/// Runs the embedded scipy script with `python` on the problem; `Err` says why it could not run.
+fn lsoda_baseline(python: &str, spec: &serde_json::Value) -> Result<LsodaRun, String> {
+    let dir = std::env::temp_dir().join(format!("mirrorflow-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let (script, data) = (dir.join("lsoda_gf.py"), dir.join("problem.json"));
+    std::fs::write(&script, LSODA_SCRIPT).map_err(|e| e.to_string())?;
+    std::fs::write(&data, spec.to_string()).map_err(|e| e.to_string())?;
+    let out =
+        std::process::Command::new(python).arg(&script).arg(&data).output().map_err(|e| format!("{python}: {e}"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(err.lines().last().unwrap_or("failed").to_string());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+}
+
+/// GF (q = 2) on regression with the one-sided balanced depth-L model (α = 0.1, 3-sparse positive
+/// teacher, seed 11) until `f ≤ 1e−10 f(x_0)`: scipy's `solve_ivp` (LSODA, rtol 1e−10, atol 1e−12)
+/// on the L·d weights, run by `python` (`MIRRORFLOW_PYTHON`, default `python3`; the line says so
+/// when scipy is missing), against the mirror flow in its dual variable `z = R'(x)` (d states,
+/// Dop853 at the same rtol, the stop located on the step's interpolant). Best of 3 wall times for
+/// both; both distances from the Bregman limit (the dual Newton projection) are printed, so equal
+/// accuracy is visible. Cases (L, d, n) = (2, 20, 8), (2, 500, 100), (3, 500, 100); the line's
+/// ratios are the smallest over the cases.
+pub fn gf_vs_lsoda() -> Line {
+    let python = std::env::var("MIRRORFLOW_PYTHON").unwrap_or_else(|_| "python3".into());
+    let (rtol, atol) = (1e-10, 1e-12);
+    let mut baseline = Vec::new();
+    let mut ours = Vec::new();
+    let mut ratios: Vec<(f64, f64)> = Vec::new();
+    for (d, n, depth) in [(20usize, 8usize, 2usize), (500, 100, 2), (500, 100, 3)] {
+        let problem = Problem::random_regression(11, n, d, 3);
+        let model = DeepDiagonal::new(depth, d);
+        let w0 = model.init(&Initialization::balanced(0.1, depth), 2.0).expect("valid init");
+        let x0 = model.x(&w0);
+        let target = 1e-10 * problem.loss(&x0);
+        let potential = crate::potential::Balanced::new(depth, 2.0);
+        let limit = crate::bias::project(&potential, &problem.a, &problem.y, &x0).x;
+        let mirror = crate::flow::MirrorFlow { problem: &problem, potential: &potential, q: 2.0 };
+        let stop = |_t: f64, z: &DVector<f64>| mirror.loss(z) <= target;
+        let settings = Settings { rtol, atol, method: Method::Dop853, ..Settings::default() };
+        let t_max = 1e6;
+        let mut best = f64::INFINITY;
+        let mut run = None;
+        let mut our_rhs = f64::NAN;
+        for _ in 0..3 {
+            let (r, secs) = timed(|| mirror.run(&x0, &[t_max], Some(&stop), &settings));
+            best = best.min(secs);
+            run = Some(r);
+        }
+        let ours_text = match run.expect("three runs") {
+            Ok(tr) => {
+                let x = mirror.predictor(tr.last());
+                our_rhs = tr.stats.rhs_evals as f64;
+                format!(
+                    "L={depth}, d={d}, n={n}: {} rhs, t {:.4e}, loss {:.1e}, |x − x∞| {:.2e}, {:.2} ms",
+                    tr.stats.rhs_evals,
+                    tr.t_end(),
+                    problem.loss(&x),
+                    (x - &limit).norm(),
+                    best * 1e3
+                )
+            }
+            Err(e) => format!("L={depth}, d={d}, n={n}: FAILED: {e}"),
+        };
+        let spec = serde_json::json!({
+            "a": (0..n).map(|i| problem.a.row(i).iter().copied().collect::<Vec<f64>>()).collect::<Vec<_>>(),
+            "y": problem.y.as_slice(),
+            "w0": w0.as_slice(),
+            "depth": depth,
+            "t_max": t_max,
+            "loss_target": target,
+            "rtol": rtol,
+            "atol": atol,
+            "repeats": 3,
+        });
+        let base_text = match lsoda_baseline(&python, &spec) {
+            Ok(b) => {
+                let x = DVector::from_vec(b.x);
+                ratios.push((b.nfev as f64 / our_rhs, b.seconds / best));
+                format!(
+                    "L={depth}, d={d}, n={n}: {} rhs, t {:.4e}, loss {:.1e}, |x − x∞| {:.2e}, {:.2} ms ({})",
+                    b.nfev,
+                    b.t,
+                    b.loss,
+                    (x - &limit).norm(),
+                    b.seconds * 1e3,
+                    b.status
+                )
+            }
+            Err(e) => {
+                ratios.push((f64::NAN, f64::NAN));
+                format!(
+                    "L={depth}, d={d}, n={n}: not run ({e}; set MIRRORFLOW_PYTHON to a python with numpy and scipy)"
+                )
+            }
+        };
+        baseline.push(base_text);
+        ours.push(ours_text);
+    }
+    // the weakest case decides the line (NaN when scipy did not run)
+    let worst = ratios.iter().copied().fold((f64::INFINITY, f64::INFINITY), |(c, t), (rc, rt)| {
+        (
+            if rc.is_nan() || c.is_nan() { f64::NAN } else { c.min(rc) },
+            if rt.is_nan() || t.is_nan() { f64::NAN } else { t.min(rt) },
+        )
+    });
+    let each: Vec<String> = ratios.iter().map(|(_, t)| format!("{t:.1}x")).collect();
+    Line {
+        name: "GF on regression to f ≤ 1e-10 f0: scipy LSODA on the weights vs mirror flow in z = R'(x)".into(),
+        baseline: format!("scipy solve_ivp LSODA rtol 1e-10: {}", baseline.join("; ")),
+        ours: format!("dual Dop853 rtol 1e-10: {}; time ratios {}", ours.join("; "), each.join(", ")),
+        count_ratio: worst.0,
+        time_ratio: worst.1,
+    }
+}
+
 /// SignGF (q = 1) on random regression (n = d/4, 3-sparse teacher, L = 2 balanced, α = 0.1) to
 /// t = 1 with the event-driven engine of [`crate::signflow`], for d ∈ {25, 50, 100, 200}, and the
 /// exponent of a least-squares fit `time ∝ d^k` (issue 11 target: k ≤ 2, d = 200 under 5 s; the
-/// previous switched integrator measured 0.19, 2.5, 17.8, 233 s, k ≈ 3.5). The baseline column is
-/// the d = 25 run; `time_ratio` is the d = 200 time over the d = 25 time.
+/// previous switched integrator measured 0.19, 2.5, 17.8, 233 s, k ≈ 3.5), split into the exponents
+/// of the right-hand-side count and of the time per right-hand side. The baseline column is the
+/// d = 25 run; `time_ratio` is the d = 200 time over the d = 25 time.
 pub fn sign_flow_scaling() -> Line {
     let dims = [25usize, 50, 100, 200];
     let mut runs = Vec::new();
@@ -329,26 +462,45 @@ pub fn sign_flow_scaling() -> Line {
         let w0 = model.init(&Initialization::balanced(0.1, 2), 1.0).expect("valid init");
         let flow = SteepestFlow { problem: &problem, model: &model, q: 1.0, decay: WeightDecay::None };
         let (r, secs) = timed(|| flow.run(&w0, &[1.0], None, &Settings::default()));
-        let what = match &r {
-            Ok(tr) => format!("{} events, {} steps, {} rhs", tr.stats.events, tr.stats.steps, tr.stats.rhs_evals),
-            Err(e) => format!("FAILED: {}", e.failure),
+        let (what, rhs) = match &r {
+            Ok(tr) => (
+                format!("{} events, {} steps, {} rhs", tr.stats.events, tr.stats.steps, tr.stats.rhs_evals),
+                tr.stats.rhs_evals as f64,
+            ),
+            Err(e) => (format!("FAILED: {}", e.failure), f64::NAN),
         };
-        runs.push((d, secs, what));
+        runs.push((d, secs, rhs, what));
     }
-    let points: Vec<(f64, f64)> = runs.iter().map(|(d, s, _)| ((*d as f64).ln(), s.max(1e-9).ln())).collect();
-    let exponent = crate::fit::fit_line(&points).slope;
-    let list: Vec<String> = runs.iter().map(|(d, s, w)| format!("d={d}: {s:.3} s ({w})")).collect();
+    let slope = |f: &dyn Fn(&(usize, f64, f64, String)) -> f64| {
+        let points: Vec<(f64, f64)> = runs.iter().map(|r| ((r.0 as f64).ln(), f(r).max(1e-12).ln())).collect();
+        crate::fit::fit_line(&points).slope
+    };
+    let exponent = slope(&|r| r.1);
+    // the cost splits into the number of right-hand sides and the cost of one (a dense gradient is
+    // n·d = d²/4 here, so the second exponent cannot fall below ≈ 2 for large d)
+    let (rhs_exponent, per_rhs_exponent) = (slope(&|r| r.2), slope(&|r| r.1 / r.2));
+    let list: Vec<String> = runs.iter().map(|(d, s, _, w)| format!("d={d}: {s:.3} s ({w})")).collect();
     Line {
         name: "SignGF on regression to t = 1: time vs d (n = d/4)".into(),
         baseline: format!("d=25: {:.3} s", runs[0].1),
-        ours: format!("{}; fitted exponent {exponent:.2}", list.join(", ")),
-        count_ratio: exponent,
+        ours: format!(
+            "{}; fitted exponent {exponent:.2} = rhs count {rhs_exponent:.2} + time per rhs {per_rhs_exponent:.2}",
+            list.join(", ")
+        ),
+        count_ratio: f64::NAN,
         time_ratio: runs[3].1 / runs[0].1,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    #[ignore]
+    fn print_gf_vs_lsoda() {
+        let line = super::gf_vs_lsoda();
+        println!("{}\n  {}\n  {}\n  time ratio {:.2}", line.name, line.baseline, line.ours, line.time_ratio);
+    }
+
     #[test]
     #[ignore]
     fn print_sign_flow_scaling() {

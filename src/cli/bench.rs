@@ -15,6 +15,7 @@ pub fn run(user: Option<&Path>, format: Format) -> InputResult<bool> {
         bench::bregman_dual_vs_penalty(),
         bench::log_time_vs_plain(),
         bench::sign_flow_scaling(),
+        bench::gf_vs_lsoda(),
         bench::jobs_scaling(&cards),
     ];
     if format == Format::Json {
