@@ -471,14 +471,16 @@ pub fn sign_flow_scaling() -> Line {
         };
         runs.push((d, secs, rhs, what));
     }
-    let slope = |f: &dyn Fn(&(usize, f64, f64, String)) -> f64| {
-        let points: Vec<(f64, f64)> = runs.iter().map(|r| ((r.0 as f64).ln(), f(r).max(1e-12).ln())).collect();
+    // (d, seconds, rhs) of each run, for the fitted exponents
+    let costs: Vec<(f64, f64, f64)> = runs.iter().map(|r| (r.0 as f64, r.1, r.2)).collect();
+    let slope = |f: fn(&(f64, f64, f64)) -> f64| {
+        let points: Vec<(f64, f64)> = costs.iter().map(|r| (r.0.ln(), f(r).max(1e-12).ln())).collect();
         crate::fit::fit_line(&points).slope
     };
-    let exponent = slope(&|r| r.1);
+    let exponent = slope(|r| r.1);
     // the cost splits into the number of right-hand sides and the cost of one (a dense gradient is
     // n·d = d²/4 here, so the second exponent cannot fall below ≈ 2 for large d)
-    let (rhs_exponent, per_rhs_exponent) = (slope(&|r| r.2), slope(&|r| r.1 / r.2));
+    let (rhs_exponent, per_rhs_exponent) = (slope(|r| r.2), slope(|r| r.1 / r.2));
     let list: Vec<String> = runs.iter().map(|(d, s, _, w)| format!("d={d}: {s:.3} s ({w})")).collect();
     Line {
         name: "SignGF on regression to t = 1: time vs d (n = d/4)".into(),
