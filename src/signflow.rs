@@ -283,8 +283,8 @@ impl<'a> DiagonalSignFlow<'a> {
     /// surface where a negative value is round-off: `|g_k| ≤ zero` for a free coordinate (`g` the
     /// gradient at the state); sliding coordinates and weights have no band (a negative weight
     /// value is a missed arrival).
-    fn near_zero_band(&self, g: &DVector<f64>, c: usize, zero: f64) -> bool {
-        c < self.model.dim && g[c].abs() <= zero
+    fn near_zero_band(&self, g: &DVector<f64>, mode: &Mode, c: usize, zero: f64) -> bool {
+        c < self.model.dim && !mode.sliding[c] && g[c].abs() <= zero
     }
 
     /// One Dormand–Prince step of size h from (w, f0): the new state, its derivative (FSAL) and
@@ -425,7 +425,24 @@ impl<'a> DiagonalSignFlow<'a> {
             }
             self.select(w, mode, &z);
         }
-        let s = self.effective_s(w, mode);
+        // the box QP may call a coordinate at its bound with a rate within round-off of 0 sliding,
+        // while the sliding solve puts its sign just outside [−1, 1] (a group shrinking to 0 under
+        // decay: D_k → 0): sliding is not admissible there, so it leaves at the bound. Without
+        // this the exit event recurs at the same instant without end
+        let mut s = self.effective_s(w, mode);
+        for _ in 0..d {
+            let Some(k) = coords
+                .iter()
+                .copied()
+                .filter(|&k| mode.sliding[k] && s[k].abs() > 1.0 + SLIDE_SLACK)
+                .max_by(|&a, &b| s[a].abs().total_cmp(&s[b].abs()))
+            else {
+                break;
+            };
+            mode.sliding[k] = false;
+            mode.s[k] = s[k].signum();
+            s = self.effective_s(w, mode);
+        }
         for (gi, grp) in self.groups.iter().enumerate() {
             let zeros: Vec<usize> = grp.members.iter().copied().filter(|&j| w[j] == 0.0).collect();
             if zeros.is_empty() {
@@ -534,7 +551,7 @@ impl<'a> DiagonalSignFlow<'a> {
                 // where the classification may legitimately sit on the wrong side) is an event now
                 let pending: Vec<usize> = if ev.iter().any(|&v| v < 0.0) {
                     let g = self.problem.gradient(&self.model.x(&w));
-                    (0..d + p).filter(|&c| ev[c] < 0.0 && !self.near_zero_band(&g, c, zero)).collect()
+                    (0..d + p).filter(|&c| ev[c] < 0.0 && !self.near_zero_band(&g, &mode, c, zero)).collect()
                 } else {
                     Vec::new()
                 };
@@ -1090,11 +1107,16 @@ mod tests {
         // d = 10, t = 2, and the under-determined data to t = 0.6, before interpolation)
         let under = Problem::random_regression(1, 10, 25, 3);
         let over = Problem::random_regression(1, 30, 10, 3);
+        // n = 40 > d = 25 with decay: a sliding group shrinks to 0 (D_k → 0) and must leave its
+        // surface at |s_k| = 1; the exit was once masked by the near-zero band (step-size underflow
+        // at t ≈ 1.74)
+        let tall = Problem::random_regression(1, 40, 25, 3);
         let cases = [
             ("L=2", &under, DeepDiagonal::new(2, 25), 0.0, 2.0),
             ("L=3", &under, DeepDiagonal::new(3, 25), 0.0, 2.0),
             ("L=2 decoupled", &over, DeepDiagonal::new(2, 10), 0.2, 2.0),
             ("L=2 decoupled, n<d", &under, DeepDiagonal::new(2, 25), 0.2, 0.6),
+            ("L=2 decoupled, n=40, d=25", &tall, DeepDiagonal::new(2, 25), 0.2, 2.0),
         ];
         for (name, p, model, mu, t_end) in cases {
             let (dist, order) = signgd_distances(p, &model, mu, t_end);
