@@ -767,6 +767,11 @@ mod tests {
         assert!((p.two_sided_closed_form(alpha) - 0.9).abs() < 1e-12);
         let p = LinearEscape { depth: 2, q: 1.0, gamma, level: 0.02 };
         assert!((p.two_sided_closed_form(alpha) - 0.05).abs() < 1e-12);
+        // a steep drive, γ = 1e9 (T ≈ 2.4e-10, x_1 = α² = 1: no cancellation in p₊ − p₋): Brent's
+        // tolerance is relative to the bracket T₁, so the time is still good to 1e-12 relative
+        let p = LinearEscape { depth: 2, q: 2.0, gamma: 1e9, level: 1.0 };
+        let want = 0.5f64.asinh() / 2e9;
+        assert!((p.two_sided_closed_form(1.0) - want).abs() < 1e-12 * want, "{}", p.two_sided_closed_form(1.0));
     }
 
     #[test]
