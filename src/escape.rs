@@ -811,6 +811,12 @@ mod tests {
             let (a, b) = (2.0, 50.0);
             assert!((between(a, b) - (p.tail(a) - p.tail(b))).abs() < 1e-12 * p.tail(a));
         }
+        // m within 1e-12 of 1, the edge included, counts as m = 1 (no blow-up), as the measured side
+        // of escape/blow-up does (`m > 1 + 1e-12`): L = 2, q = 2(1 + 1e-12) gives m = 1 + 1e-12 exactly
+        let edge = LinearEscape { depth: 2, q: 2.0 * (1.0 + 1e-12), gamma: 1.0, level: 1.0 };
+        assert_eq!(edge.exponent(), 1.0 + 1e-12);
+        assert_eq!(edge.blow_up_time(0.3), None);
+        assert!(LinearEscape { q: 2.0 * (1.0 + 4e-12), ..edge }.blow_up_time(0.3).is_some());
         for (l, q) in [(2, 2.0), (3, 1.5), (3, 1.0), (5, 1.0)] {
             assert_eq!(
                 LinearEscape { depth: l, q, gamma: 1.0, level: 1.0 }.blow_up_time(0.3),
