@@ -555,12 +555,19 @@ mod tests {
     }
 
     #[test]
-    fn balanced_is_positive_only_where_its_gradient_diverges_at_zero() {
-        // R'(0) = −∞ iff e = q(L−1)/L ≥ 1: read off R'(1e-200) of the closed form (e < 1: ≈ 0; e = 1:
-        // ln(1e-200)/L ≈ −150; e > 1: −∞-like powers of 1e-200)
+    fn positive_only_where_the_gradient_diverges_at_zero() {
+        // R'(0) = −∞ iff e = q(L−1)/L ≥ 1 (per-layer constants: e₀ ≥ 1): read off R'(1e-200) (e < 1:
+        // ≈ 0; e = 1: ≈ ln(1e-200)/L ≈ −150, or ≈ ln(1e-200)/(2√λ) for λ = 0.5 above two layers;
+        // e > 1: huge negative powers of 1e-200)
         for (depth, q) in [(2, 1.0), (2, 2.0), (3, 1.25), (3, 1.5), (3, 2.0), (4, 1.0)] {
             let p = Balanced::new(depth, q);
             assert_eq!(p.positive_only(), p.grad(1e-200) < -1.0, "L={depth} q={q}");
+        }
+        for (q, constants) in
+            [(1.5, vec![0.3, 0.0]), (1.0, vec![0.0; 3]), (2.0, vec![0.5, 0.0, 0.0]), (2.0, vec![0.0; 3])]
+        {
+            let p = LayerConstants::new(q, &constants);
+            assert_eq!(p.positive_only(), p.grad(1e-200) < -1.0, "q={q} {constants:?}");
         }
     }
 
