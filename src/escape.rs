@@ -346,6 +346,8 @@ impl CoerciveEscape {
         let p = self.potential();
         let s = self.lambda.powi(self.depth as i32).max(1e-300).min(level);
         let mut total = integrate_from_zero(|x| p.hess(x), s);
+        // (cargo-mutants: `>=` is equivalent: at level = s the added quadrature runs over [1, 1], a
+        // zero-width Gauss–Legendre panel that adds exactly 0)
         if level > s {
             total += s * integrate_from_one(|y| p.hess(s * y), level / s);
         }
