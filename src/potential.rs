@@ -331,6 +331,8 @@ impl Potential for LayerConstants {
             if target == 0.0 {
                 return 0.0;
             }
+            // (cargo-mutants: `*` or `%` for `/` is equivalent: it only sets the first width of the
+            // doubling search for the bracket; the root and Brent's tolerance stay the same)
             let step = self.base_of(target.max(1e-3)).powf(1.0 / p);
             let root = root_increasing(|u| self.dual_at_base(u.powf(p)) - target, 0.0, step, f64::MIN_POSITIVE);
             return sign(z) * root.map_or(f64::NAN, |u| self.x_of_base(u.powf(p)));
@@ -568,6 +570,17 @@ mod tests {
         {
             let p = LayerConstants::new(q, &constants);
             assert_eq!(p.positive_only(), p.grad(1e-200) < -1.0, "q={q} {constants:?}");
+        }
+    }
+
+    #[test]
+    fn depth_two_dispatch_uses_the_difference_of_the_constants() {
+        // λ = |λ_1 − λ_2| = 0.3: the λ-balanced closed form against the root-finding R'' of the
+        // per-layer constants (the same metric by two routes, 1e-12 as above)
+        for x in sample_points() {
+            let general = LayerConstants::new(2.0, &[0.5, 0.2]);
+            let dispatched = for_model(2, 2.0, &[0.5, 0.2]);
+            assert!((dispatched.hess(x) - general.hess(x)).abs() <= 1e-12 * general.hess(x), "{x}");
         }
     }
 
