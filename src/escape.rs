@@ -346,6 +346,8 @@ impl CoerciveEscape {
         let p = self.potential();
         let s = self.lambda.powi(self.depth as i32).max(1e-300).min(level);
         let mut total = integrate_from_zero(|x| p.hess(x), s);
+        // (cargo-mutants: `>=` is equivalent: at level = s the added quadrature runs over [1, 1], a
+        // zero-width Gauss–Legendre panel that adds exactly 0)
         if level > s {
             total += s * integrate_from_one(|y| p.hess(s * y), level / s);
         }
@@ -767,6 +769,11 @@ mod tests {
         assert!((p.two_sided_closed_form(alpha) - 0.9).abs() < 1e-12);
         let p = LinearEscape { depth: 2, q: 1.0, gamma, level: 0.02 };
         assert!((p.two_sided_closed_form(alpha) - 0.05).abs() < 1e-12);
+        // a steep drive, γ = 1e9 (T ≈ 2.4e-10, x_1 = α² = 1: no cancellation in p₊ − p₋): Brent's
+        // tolerance is relative to the bracket T₁, so the time is still good to 1e-12 relative
+        let p = LinearEscape { depth: 2, q: 2.0, gamma: 1e9, level: 1.0 };
+        let want = 0.5f64.asinh() / 2e9;
+        assert!((p.two_sided_closed_form(1.0) - want).abs() < 1e-12 * want, "{}", p.two_sided_closed_form(1.0));
     }
 
     #[test]
@@ -806,6 +813,12 @@ mod tests {
             let (a, b) = (2.0, 50.0);
             assert!((between(a, b) - (p.tail(a) - p.tail(b))).abs() < 1e-12 * p.tail(a));
         }
+        // m within 1e-12 of 1, the edge included, counts as m = 1 (no blow-up), as the measured side
+        // of escape/blow-up does (`m > 1 + 1e-12`): L = 2, q = 2(1 + 1e-12) gives m = 1 + 1e-12 exactly
+        let edge = LinearEscape { depth: 2, q: 2.0 * (1.0 + 1e-12), gamma: 1.0, level: 1.0 };
+        assert_eq!(edge.exponent(), 1.0 + 1e-12);
+        assert_eq!(edge.blow_up_time(0.3), None);
+        assert!(LinearEscape { q: 2.0 * (1.0 + 4e-12), ..edge }.blow_up_time(0.3).is_some());
         for (l, q) in [(2, 2.0), (3, 1.5), (3, 1.0), (5, 1.0)] {
             assert_eq!(
                 LinearEscape { depth: l, q, gamma: 1.0, level: 1.0 }.blow_up_time(0.3),

@@ -61,6 +61,9 @@ pub trait Potential: Send + Sync + Debug {
     /// Whether `grad` and `grad_inverse` are closed forms (the mirror flow then runs in the dual
     /// variable `z = R'(x)`, which passes smoothly through `x = 0` where `R''` is singular).
     fn closed_form_inverse(&self) -> bool {
+        // (cargo-mutants: `true` is equivalent in value: it only runs the mirror flow in the dual
+        // state z = R'(x) through the numerical `grad`/`grad_inverse`, and both states integrate
+        // the same ẋ = −φ_q(g)/R''(x) (flow::MirrorFlow))
         false
     }
 }
@@ -111,6 +114,8 @@ impl Potential for Balanced {
             sign(z) * (l * (1.0 - e) * z.abs()).powf(1.0 / (1.0 - e))
         } else if e == 1.0 {
             (l * z).exp()
+        // (cargo-mutants: `<=` is equivalent: z = 0 is outside the range (−∞, 0) of R' for e > 1,
+        // and its +∞ (the limit) and NaN are both non-finite to every caller)
         } else if z < 0.0 {
             (l * (e - 1.0) * -z).powf(-1.0 / (e - 1.0))
         } else {
@@ -180,9 +185,9 @@ impl Potential for LambdaBalanced {
     }
 
     fn closed_form_inverse(&self) -> bool {
-        // (cargo-mutants: `false`, `&&` for `||` and `!=` for the second `==` are equivalent in value:
-        // they only switch q ∈ (1, 2) to the dual state or q ∈ {1, 2} to the primal one, and both
-        // states integrate the same ẋ = −φ_q(g)/R''(x) (flow::MirrorFlow))
+        // (cargo-mutants: `true`, `false`, `&&` for `||` and `!=` for either `==` are equivalent in
+        // value: they only switch q ∈ (1, 2) to the dual state or q ∈ {1, 2} to the primal one, and
+        // both states integrate the same ẋ = −φ_q(g)/R''(x) (flow::MirrorFlow))
         self.q == 1.0 || self.q == 2.0
     }
 }
@@ -226,7 +231,8 @@ impl LayerConstants {
         let excess = |tau: f64| self.offsets.iter().map(|d| (tau.exp() + d).ln()).sum::<f64>() - ln_target;
         // a failed root (NaN data) propagates as NaN and ends the integration as non-finite; the
         // bracket is padded so that rounding cannot lose the sign change when all δ_i = 0
-        // (cargo-mutants: `/` for `*` in the tolerance only tightens it below rounding: equivalent)
+        // (cargo-mutants: `/` for `*` in the tolerance, or `*` for its `+`, only changes it by 1e-15
+        // in ln t, below rounding: equivalent)
         let tau = brent(excess, lo - 1e-9, hi.ln() + 1e-9, 1e-15 * (1.0 + hi.ln().abs())).unwrap_or(f64::NAN);
         self.offsets.iter().map(|d| tau.exp() + d).collect()
     }
@@ -325,6 +331,8 @@ impl Potential for LayerConstants {
             if target == 0.0 {
                 return 0.0;
             }
+            // (cargo-mutants: `*` or `%` for `/` is equivalent: it only sets the first width of the
+            // doubling search for the bracket; the root and Brent's tolerance stay the same)
             let step = self.base_of(target.max(1e-3)).powf(1.0 / p);
             let root = root_increasing(|u| self.dual_at_base(u.powf(p)) - target, 0.0, step, f64::MIN_POSITIVE);
             return sign(z) * root.map_or(f64::NAN, |u| self.x_of_base(u.powf(p)));
@@ -506,6 +514,73 @@ mod tests {
         let none = ExponentShift { inner: Box::new(Balanced::new(3, 1.5)), delta: 0.0 };
         for x in sample_points() {
             assert_eq!(none.hess(x), Balanced::new(3, 1.5).hess(x));
+        }
+    }
+
+    #[test]
+    fn numerical_inverse_resolves_small_arguments() {
+        // Brent stops within 1e-15·|z| of the root x of R'(x) = z: at x ≪ 1 that is 1e-15·R'(x)/x
+        // relative, ≈ 3e-15 for R' ≈ x/λ (λ = 0.3) and ≈ 4e-15·x^{-0.3} ≤ 2e-11 for R' ≈
+        // x^{0.7}/(0.7·0.4) down to x = 1e-12; the round trip through the same quadrature R' is exact
+        // otherwise, so 1e-9 relative
+        let potentials: Vec<Box<dyn Potential>> = vec![
+            Box::new(LambdaBalanced { q: 1.5, lambda: 0.3 }),
+            Box::new(ExponentShift { inner: Box::new(LambdaBalanced { q: 1.5, lambda: 0.4 }), delta: 0.3 }),
+        ];
+        for p in &potentials {
+            for x in [1e-12, 1e-9, 1e-6] {
+                let back = p.grad_inverse(p.grad(x));
+                assert!((back - x).abs() <= 1e-9 * x, "{} inverse at {x}: {back}", p.describe());
+            }
+        }
+    }
+
+    #[test]
+    fn layer_powers_solve_the_balance_law_at_extreme_scales() {
+        // the defining equations a_i − a_j = δ_i − δ_j and Σ ln a_i = q ln|x|, over |x| from 1e-40
+        // to 1e40 (|ln t| up to 60, where Brent's tolerance 1e-15·(1 + |ln t_hi|) matters): τ = ln t
+        // to ≈ 1e-15·(1 + |ln t|), so Σ ln a_i to 1e-12·(1 + |q ln x|), the offsets to 1e-12·max a_i
+        for (q, constants) in [(2.0, [0.5, 0.0, 0.0]), (1.0, [0.3, 0.1, 0.0]), (1.5, [0.0, 0.2, 0.0])] {
+            let p = LayerConstants::new(q, &constants);
+            for k in 0..100 {
+                let x = 10f64.powf(-40.0 + 0.8 * k as f64 + 0.0123) * if k % 2 == 0 { 1.0 } else { -1.0 };
+                let a = p.layer_powers(x);
+                let log_sum: f64 = a.iter().map(|v| v.ln()).sum();
+                let want = q * f64::abs(x).ln();
+                assert!((log_sum - want).abs() <= 1e-12 * (1.0 + want.abs()), "q={q} {constants:?} x={x}: {a:?}");
+                let top = a.iter().copied().fold(0.0, f64::max);
+                for i in 0..3 {
+                    assert!(((a[i] - a[2]) - (constants[i] - constants[2])).abs() <= 1e-12 * top, "{a:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn positive_only_where_the_gradient_diverges_at_zero() {
+        // R'(0) = −∞ iff e = q(L−1)/L ≥ 1 (per-layer constants: e₀ ≥ 1): read off R'(1e-200) (e < 1:
+        // ≈ 0; e = 1: ≈ ln(1e-200)/L ≈ −150, or ≈ ln(1e-200)/(2√λ) for λ = 0.5 above two layers;
+        // e > 1: huge negative powers of 1e-200)
+        for (depth, q) in [(2, 1.0), (2, 2.0), (3, 1.25), (3, 1.5), (3, 2.0), (4, 1.0)] {
+            let p = Balanced::new(depth, q);
+            assert_eq!(p.positive_only(), p.grad(1e-200) < -1.0, "L={depth} q={q}");
+        }
+        for (q, constants) in
+            [(1.5, vec![0.3, 0.0]), (1.0, vec![0.0; 3]), (2.0, vec![0.5, 0.0, 0.0]), (2.0, vec![0.0; 3])]
+        {
+            let p = LayerConstants::new(q, &constants);
+            assert_eq!(p.positive_only(), p.grad(1e-200) < -1.0, "q={q} {constants:?}");
+        }
+    }
+
+    #[test]
+    fn depth_two_dispatch_uses_the_difference_of_the_constants() {
+        // λ = |λ_1 − λ_2| = 0.3: the λ-balanced closed form against the root-finding R'' of the
+        // per-layer constants (the same metric by two routes, 1e-12 as above)
+        for x in sample_points() {
+            let general = LayerConstants::new(2.0, &[0.5, 0.2]);
+            let dispatched = for_model(2, 2.0, &[0.5, 0.2]);
+            assert!((dispatched.hess(x) - general.hess(x)).abs() <= 1e-12 * general.hess(x), "{x}");
         }
     }
 
