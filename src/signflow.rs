@@ -428,7 +428,8 @@ impl<'a> DiagonalSignFlow<'a> {
         // the box QP may call a coordinate at its bound with a rate within round-off of 0 sliding,
         // while the sliding solve puts its sign just outside [−1, 1] (a group shrinking to 0 under
         // decay: D_k → 0): sliding is not admissible there, so it leaves at the bound. Without
-        // this the exit event recurs at the same instant without end
+        // this the exit event recurs at the same instant without end. Only the coordinates of
+        // this event (`coords`) are released this way
         let mut s = self.effective_s(w, mode);
         for _ in 0..d {
             let Some(k) = coords
