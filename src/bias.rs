@@ -736,13 +736,13 @@ pub fn inverse_increasing(f: impl Fn(f64) -> f64, target: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::potential::{Balanced, LambdaBalanced};
     use crate::problem::Problem;
 
     /// The ν with `Σ_i a_i x_i(ν) = 1` for an increasing `x(ν)`, by bisection (A = [1, 2], y = 1).
-    fn scalar_dual(x_of: impl Fn(f64) -> [f64; 2]) -> [f64; 2] {
+    pub(crate) fn scalar_dual(x_of: impl Fn(f64) -> [f64; 2]) -> [f64; 2] {
         let (mut lo, mut hi) = (-30.0, 30.0);
         for _ in 0..200 {
             let mid = 0.5 * (lo + hi);

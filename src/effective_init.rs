@@ -322,17 +322,7 @@ mod tests {
         let (a, y) = (DMatrix::from_row_slice(1, 2, &[1.0, 2.0]), DVector::from_vec(vec![1.0]));
         let (delta, phi) = (DVector::from_vec(vec![0.3, 0.02]), DVector::from_vec(vec![0.1, -0.4]));
         let x_of = |nu: f64| [0.5 * delta[0] * (phi[0] + nu).sinh(), 0.5 * delta[1] * (phi[1] + 2.0 * nu).sinh()];
-        let (mut lo, mut hi) = (-50.0, 50.0);
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            let x = x_of(mid);
-            if x[0] + 2.0 * x[1] > 1.0 {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        let want = x_of(0.5 * (lo + hi));
+        let want = crate::bias::tests::scalar_dual(x_of);
         let (x, converged, residual) = effective_limit(&a, &y, &delta, &phi);
         assert!(converged && residual < 1e-10);
         for i in 0..2 {

@@ -34,6 +34,20 @@ pub struct Regression {
     pub w0: DVector<f64>,
 }
 
+/// Validates the shape of an under-determined seeded regression: the size budget, `samples < dim`
+/// (so the interpolators form a family and the implicit bias has something to choose) and a
+/// `sparsity`-sparse teacher that fits in `dim`.
+pub fn check_underdetermined(samples: usize, dim: usize, sparsity: usize) -> InputResult<()> {
+    check_size(samples, dim)?;
+    if samples >= dim {
+        return Err(InputError::new("samples", "an under-determined regression needs samples < dim"));
+    }
+    if sparsity > dim {
+        return Err(InputError::new("sparsity", format!("a {sparsity}-sparse teacher needs dim ≥ it")));
+    }
+    Ok(())
+}
+
 /// Builds and validates the regression: `Problem::random_regression(seed, samples, dim, sparsity)`
 /// on `model` of depth L with per-layer constants `constants` (one per layer).
 #[allow(clippy::too_many_arguments)]

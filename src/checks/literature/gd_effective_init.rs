@@ -17,7 +17,7 @@
 use super::label;
 use crate::checks::{Claim, Numerics};
 use crate::error::{check_positive, InputError, InputResult};
-use crate::problem::{check_size, Problem};
+use crate::problem::Problem;
 use crate::verdict::Evidence;
 
 pub use crate::effective_init::{
@@ -119,13 +119,7 @@ impl Claim for GdEffectiveInit {
         check_positive("alpha", self.alpha)?;
         check_positive("lr", self.lr)?;
         check_positive("loss_target", self.loss_target)?;
-        check_size(self.samples, self.dim)?;
-        if self.samples >= self.dim {
-            return Err(InputError::new("samples", "an under-determined regression needs samples < dim"));
-        }
-        if self.sparsity > self.dim {
-            return Err(InputError::new("sparsity", format!("a {}-sparse teacher needs dim ≥ it", self.sparsity)));
-        }
+        crate::checks::regression::check_underdetermined(self.samples, self.dim, self.sparsity)?;
         if !(1..=MAX_STEPS).contains(&self.max_steps) {
             return Err(InputError::new("max_steps", format!("must lie in [1, {MAX_STEPS}]")));
         }

@@ -21,7 +21,7 @@ use crate::checks::{Claim, Numerics};
 use crate::discrete::{Method, OptState, Optimizer, Scheduled};
 use crate::error::{check_positive, InputError, InputResult};
 use crate::flow::WeightDecay;
-use crate::problem::{check_size, Problem};
+use crate::problem::Problem;
 use crate::reparam::{DeepDiagonal, Initialization, Reparameterization};
 use crate::schedule::Schedule;
 use crate::verdict::Evidence;
@@ -197,13 +197,7 @@ impl Claim for LabelNoise {
         check_positive("lr", self.lr)?;
         check_positive("sigma", self.sigma)?;
         check_positive("loss_target", self.loss_target)?;
-        check_size(self.samples, self.dim)?;
-        if self.samples >= self.dim {
-            return Err(InputError::new("samples", "an under-determined regression needs samples < dim"));
-        }
-        if self.sparsity > self.dim {
-            return Err(InputError::new("sparsity", format!("a {}-sparse teacher needs dim ≥ it", self.sparsity)));
-        }
+        crate::checks::regression::check_underdetermined(self.samples, self.dim, self.sparsity)?;
         if !(self.column_ratio.is_finite() && self.column_ratio >= 1.0) {
             return Err(InputError::new("column_ratio", format!("must be a number ≥ 1, got {}", self.column_ratio)));
         }

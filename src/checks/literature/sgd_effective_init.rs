@@ -22,7 +22,7 @@ use crate::bias;
 use crate::checks::{Claim, Numerics};
 use crate::discrete::Method;
 use crate::error::{check_positive, InputError, InputResult};
-use crate::problem::{check_size, Problem};
+use crate::problem::Problem;
 use crate::verdict::Evidence;
 use nalgebra::DVector;
 use schemars::JsonSchema;
@@ -169,21 +169,15 @@ impl Claim for SgdEffectiveInit {
         check_positive("alpha", self.alpha)?;
         check_positive("lr", self.lr)?;
         check_positive("loss_target", self.loss_target)?;
-        check_size(self.samples, self.dim)?;
+        crate::checks::regression::check_underdetermined(self.samples, self.dim, self.sparsity)?;
         if self.samples < 2 {
             return Err(InputError::new("samples", "SGD needs n ≥ 2 samples"));
-        }
-        if self.samples >= self.dim {
-            return Err(InputError::new("samples", "an under-determined regression needs samples < dim"));
         }
         if !(1..self.samples).contains(&self.batch) {
             return Err(InputError::new("batch", format!("must lie in [1, n − 1] = [1, {}]", self.samples - 1)));
         }
         if !(1..=MAX_SEEDS).contains(&self.seeds) {
             return Err(InputError::new("seeds", format!("must lie in [1, {MAX_SEEDS}]")));
-        }
-        if self.sparsity > self.dim {
-            return Err(InputError::new("sparsity", format!("a {}-sparse teacher needs dim ≥ it", self.sparsity)));
         }
         if !(1..=MAX_STEPS).contains(&self.max_steps) {
             return Err(InputError::new("max_steps", format!("must lie in [1, {MAX_STEPS}]")));
