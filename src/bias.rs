@@ -324,6 +324,8 @@ impl Gradient for ArgminDual<'_, '_> {
     type Gradient = DVector<f64>;
 
     fn gradient(&self, nu: &Self::Param) -> Result<DVector<f64>, argmin::core::Error> {
+        // (cargo-mutants: `>=` or `==` is equivalent: the counter rises by one per call, so either
+        // stops at the cap one evaluation earlier)
         if self.0.grads.get() > LBFGS_EVAL_CAP {
             return Err(argmin::core::Error::msg("L-BFGS evaluation cap reached"));
         }
@@ -338,6 +340,8 @@ fn newton(dual: &Dual<'_>, nu0: DVector<f64>, target: f64, max_iters: u64) -> (D
     let mut nu = nu0;
     let mut r = dual.residual(&nu);
     let mut iters = 0;
+    // (cargo-mutants: `>=` for `r.norm() > target` is equivalent: a residual exactly at the target
+    // is a tie of measure zero, and one more iteration from it stays below it)
     while iters < max_iters && r.norm() > target && r.iter().all(|v| v.is_finite()) {
         iters += 1;
         let jac = dual.jacobian(&nu);
@@ -754,6 +758,19 @@ pub(crate) mod tests {
             }
         }
         x_of(0.5 * (lo + hi))
+    }
+
+    #[test]
+    fn newton_counts_its_evaluations() {
+        // pure Newton: one Jacobian per iteration, and residuals for the start, at least one trial
+        // per iteration and the final check, so gradients ≥ iterations + 2 (the counters feed the
+        // reported statistics and the L-BFGS evaluation caps)
+        let problem = Problem::random_regression(3, 4, 9, 2);
+        let p = project(&Balanced::new(2, 2.0), &problem.a, &problem.y, &DVector::from_element(9, 0.01));
+        assert!(p.converged && p.stats.method == "newton", "{:?}", p.stats);
+        assert!(p.stats.iterations >= 2, "{:?}", p.stats);
+        assert_eq!(p.stats.hessian_evals, p.stats.iterations, "{:?}", p.stats);
+        assert!(p.stats.gradient_evals >= p.stats.iterations + 2, "{:?}", p.stats);
     }
 
     #[test]

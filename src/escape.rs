@@ -11,7 +11,7 @@ pub use crate::fit::{fit_line, Fit};
 use crate::geometry::mirror_exponent;
 use crate::ode::{integrate, IntegrationFailure, Settings, Stats, Stop, Trajectory};
 use crate::quadrature::gauss_legendre;
-use crate::roots::brent;
+use crate::roots::{brent, brent_bracket};
 use crate::verdict::round_sig;
 use nalgebra::DVector;
 use rayon::prelude::*;
@@ -461,19 +461,34 @@ pub fn first_passage(
         false
     };
     let tr = advance(y0, horizon, Some(&watch), settings)?;
-    let mut stats = tr.stats;
     if !tr.stopped {
-        return Err(PassageError::NotReached { horizon, gap: level(tr.last()), stats });
+        return Err(PassageError::NotReached { horizon, gap: level(tr.last()), stats: tr.stats });
     }
     let (ta, ya) = last.into_inner();
-    let tb = tr.t_end();
+    locate_crossing(advance, ta, &ya, tr.t_end(), level, settings, tr.stats)
+}
+
+/// The crossing of `level` inside one step `[ta, tb]`, from the state `ya` at `ta` (`level < 0`
+/// there, `≥ 0` at the step's end tb): Brent's method on re-integrations from `ya` (to 1e−14
+/// relative in time), then the state at the root by one more. `stats` is the work so far; the
+/// passage's statistics add the location's.
+pub fn locate_crossing(
+    advance: &Advance<'_>,
+    ta: f64,
+    ya: &DVector<f64>,
+    tb: f64,
+    level: &dyn Fn(&DVector<f64>) -> f64,
+    settings: &Settings,
+    stats: Stats,
+) -> Result<Passage, PassageError> {
+    let mut stats = stats;
     let work = Cell::new(Stats::default());
     let failed = RefCell::new(None);
     let probe = |tau: f64| -> f64 {
         if tau <= ta {
-            return level(&ya);
+            return level(ya);
         }
-        match advance(&ya, tau - ta, None, settings) {
+        match advance(ya, tau - ta, None, settings) {
             Ok(p) => {
                 let mut w = work.get();
                 w += p.stats;
@@ -486,7 +501,9 @@ pub fn first_passage(
             }
         }
     };
-    let root = brent(probe, ta, tb, 1e-14 * tb.abs().max(1e-300));
+    // the end of Brent's final bracket where the level is reached: the returned state satisfies
+    // `level ≥ 0`, as a stop condition at a step's end does
+    let root = brent_bracket(probe, ta, tb, 1e-14 * tb.abs().max(1e-300)).map(|r| r.nonnegative_end());
     stats += work.get();
     if let Some(mut e) = failed.into_inner() {
         e.stats = stats;
@@ -495,7 +512,7 @@ pub fn first_passage(
     let time = root.map_err(|e| PassageError::Location(e.to_string()))?;
     // the state at the crossing (Brent's last evaluation need not be at the returned root)
     let state = if time > ta {
-        let p = advance(&ya, time - ta, None, settings).map_err(|mut e| {
+        let p = advance(ya, time - ta, None, settings).map_err(|mut e| {
             e.stats += stats;
             e
         })?;
@@ -528,6 +545,7 @@ pub fn discrete_level(depth: usize, q: f64, alpha: f64, gamma: f64, eta: f64, st
     let mut a = alpha;
     for _ in 0..steps {
         a += eta * (gamma * a.powi(depth as i32 - 1)).powf(q - 1.0);
+        // (cargo-mutants: `>=` is equivalent: a landing exactly on 1e300 is a tie of measure zero)
         if !a.is_finite() || a > 1e300 {
             return 1e300;
         }
@@ -854,6 +872,28 @@ mod tests {
     }
 
     #[test]
+    fn escape_integral_panels_resolve_an_oscillating_integrand() {
+        // L = 2, q = 2 and f'(x) = −1/(2 + cos(ω ln(x)/2)): the integrand in u = ln a is 2 + cos(ωu),
+        // so T = 2Δu + (sin ωu₁ − sin ωu₀)/ω. Panels of width 1/4 keep 20-point Gauss–Legendre exact
+        // to rounding for ω = 80 (its error ∝ (ωw/2)^40/40!-like: ≈ 1e-20 at ωw/2 = 10), while panels
+        // wider than ≈ 1/2 are not (≈ 1e-4 at ωw/2 = 25): the panel count is part of the result
+        let omega = 80.0;
+        let (u0, u1) = (-10.0, 10.0);
+        let fprime = |x: f64| -1.0 / (2.0 + (omega * x.ln() / 2.0).cos());
+        let exact = 2.0 * (u1 - u0) + ((omega * u1).sin() - (omega * u0).sin()) / omega;
+        let quad = escape_integral(2, 2.0, u0.exp(), (2.0 * u1).exp(), fprime);
+        assert!((quad - exact).abs() < 1e-12 * exact, "{quad} vs {exact}");
+    }
+
+    #[test]
+    fn discrete_level_is_capped_once_it_passes_1e300() {
+        // GD at L = 2 multiplies a by 1 + ηγ = 11: from α = 1e299 one step gives a = 1.1e300, past
+        // the cap, so x is reported as 1e300 instead of a² = ∞
+        assert_eq!(discrete_level(2, 2.0, 1e299, 1.0, 10.0, 1), 1e300);
+        assert_eq!(discrete_level(2, 2.0, 1e-3, 1.0, 10.0, 1), (11e-3f64).powi(2));
+    }
+
+    #[test]
     fn discrete_steps_follow_the_geometric_growth_of_gd() {
         // GD at L = 2 on f = −γx: a_{k+1} = (1 + ηγ) a_k, so K = ⌈ln(√x_1/α)/ln(1 + ηγ)⌉
         for (gamma, eta, alpha) in [(1.0, 0.01, 0.1), (2.5, 0.003, 1e-3)] {
@@ -884,6 +924,12 @@ mod tests {
             let k = increment_exponent(&alphas, &t).slope;
             assert!((k - growth_exponent(l, q)).abs() < 1e-9, "L={l} q={q}: {k}");
         }
+        // the logarithmic regime (L = 2, q = 2): T is affine in ln(1/α), so the increments per unit of
+        // ln(1/α) are equal and the slope is 0 for any spacing of α, not only a geometric one
+        let uneven = [1e-1, 1e-2, 1e-4, 1e-7];
+        let p = problem(2, 2.0);
+        let t: Vec<f64> = uneven.iter().map(|a| p.closed_form(*a)).collect();
+        assert!(increment_exponent(&uneven, &t).slope.abs() < 1e-9, "{:?}", increment_exponent(&uneven, &t));
         assert!(parse_alphas("1e-1:0:3").is_err() && parse_alphas("1e-1:1e-2").is_err());
     }
 

@@ -7,7 +7,7 @@
 //! and a hit step limit is reported, never hidden.
 
 use crate::geometry::{sign, steepest_map};
-use crate::ode::{integrate, IntegrationFailure, Settings, Stop, Trajectory};
+use crate::ode::{integrate, integrate_with_jacobian, IntegrationFailure, Method, Settings, Stats, Stop, Trajectory};
 use crate::potential::Potential;
 use crate::problem::Problem;
 use crate::reparam::{DeepDiagonal, Reparameterization};
@@ -65,6 +65,18 @@ pub trait Flow {
         stop: Option<&Stop<'_>>,
         settings: &Settings,
     ) -> Result<Trajectory, IntegrationFailure>;
+
+    /// Integrates from a state `y0` of this flow's own trajectories (`run`'s input unless the flow
+    /// changes variables, as the dual mirror flow does).
+    fn resume(
+        &self,
+        y0: &DVector<f64>,
+        times: &[f64],
+        stop: Option<&Stop<'_>>,
+        settings: &Settings,
+    ) -> Result<Trajectory, IntegrationFailure> {
+        self.run(y0, times, stop, settings)
+    }
 
     /// The predictor x for a state.
     fn predictor(&self, y: &DVector<f64>) -> DVector<f64>;
@@ -377,6 +389,90 @@ impl MirrorFlow<'_> {
     }
 }
 
+impl MirrorFlow<'_> {
+    /// Gradient mirror flow (q = 2, dual state) in the coordinates of its range: `ż = −Aᵀℓ'(Ax)` keeps
+    /// `z = z₀ − Aᵀλ`, and `λ̇ = ℓ'(Ax(z₀ − Aᵀλ))` has n states instead of d and the Jacobian
+    /// `∂λ̇/∂λ = −H A diag(dx/dz) Aᵀ` (H the outer Hessian, `dx/dz = 1/R''(x)`), formed in O(n²d):
+    /// what a Rosenbrock method's linear solves need. The trajectory is returned in z.
+    fn run_in_range(
+        &self,
+        t0: f64,
+        z0: &DVector<f64>,
+        times: &[f64],
+        stop: Option<&Stop<'_>>,
+        settings: &Settings,
+    ) -> Result<Trajectory, IntegrationFailure> {
+        let a = &self.problem.a;
+        let z_of = |lambda: &DVector<f64>| z0 - a.tr_mul(lambda);
+        let rhs = |_t: f64, lambda: &DVector<f64>, dl: &mut DVector<f64>| {
+            let x = self.predictor(&z_of(lambda));
+            *dl = self.problem.outer_gradient(&(a * x));
+        };
+        let jac = |_t: f64, lambda: &DVector<f64>| {
+            let x = self.predictor(&z_of(lambda));
+            let mut scaled = a.clone();
+            for (k, mut column) in scaled.column_iter_mut().enumerate() {
+                column /= self.potential.hess(x[k]);
+            }
+            -(self.problem.outer_hessian(&(a * &x)) * (scaled * a.transpose()))
+        };
+        let stop_in_range = stop.map(|s| move |t: f64, lambda: &DVector<f64>| s(t, &z_of(lambda)));
+        let stop_ref = stop_in_range.as_ref().map(|s| s as &Stop<'_>);
+        let lambda0 = DVector::zeros(a.nrows());
+        let mut tr =
+            integrate_with_jacobian(&rhs, &jac, &lambda0, t0, times, stop_ref, settings).map_err(|mut e| {
+                e.last = e.last.map(|(t, lambda)| (t, z_of(&lambda)));
+                e
+            })?;
+        tr.y = tr.y.iter().map(z_of).collect();
+        Ok(tr)
+    }
+
+    /// The explicit pair while it is efficient, then [`MirrorFlow::run_in_range`] with RODAS4: after
+    /// `stiff_after` accepted explicit steps (0: never) the rest of the run is taken as stiff (the
+    /// replacement, for this flow, of [`crate::ode`]'s Rosenbrock23 fallback in d variables).
+    fn run_explicit_then_range(
+        &self,
+        z0: &DVector<f64>,
+        times: &[f64],
+        stop: Option<&Stop<'_>>,
+        settings: &Settings,
+    ) -> Result<Trajectory, IntegrationFailure> {
+        let rhs = |_t: f64, z: &DVector<f64>, dz: &mut DVector<f64>| *dz = -self.problem.gradient(&self.predictor(z));
+        let budget = settings.stiff_after as u64;
+        let (steps, user_stop) = (std::cell::Cell::new(0u64), std::cell::Cell::new(false));
+        let watch = |t: f64, z: &DVector<f64>| {
+            if stop.is_some_and(|s| s(t, z)) {
+                user_stop.set(true);
+                return true;
+            }
+            steps.set(steps.get() + 1);
+            budget > 0 && steps.get() >= budget
+        };
+        let explicit = Settings { stiff_after: 0, ..*settings };
+        let mut head = integrate(&rhs, z0, 0.0, times, Some(&watch), &explicit)?;
+        if !head.stopped || user_stop.get() {
+            return Ok(head);
+        }
+        // the budget ran out between samples: the state there starts the stiff phase
+        let (t, z) = (head.t.pop().expect("a stopped run has its stop point"), head.y.pop().expect("and its state"));
+        let rest = Settings {
+            method: Method::Rodas4,
+            max_steps: settings.max_steps.saturating_sub(head.stats.steps as u32),
+            ..*settings
+        };
+        let tail = self.run_in_range(t, &z, times, stop, &rest).map_err(|mut e| {
+            e.stats += head.stats;
+            e
+        })?;
+        head.t.extend(tail.t.into_iter().skip(1));
+        head.y.extend(tail.y.into_iter().skip(1));
+        head.stats += tail.stats;
+        head.stopped = tail.stopped;
+        Ok(head)
+    }
+}
+
 impl Switched for MirrorFlow<'_> {
     fn sigma(&self, y: &DVector<f64>) -> DVector<f64> {
         self.problem.gradient(&self.predictor(y))
@@ -402,9 +498,26 @@ impl Flow for MirrorFlow<'_> {
         stop: Option<&Stop<'_>>,
         settings: &Settings,
     ) -> Result<Trajectory, IntegrationFailure> {
-        let y0 = self.state(x0);
+        self.resume(&self.state(x0), times, stop, settings)
+    }
+
+    /// Integrates from the state `y0` (z in dual mode, else x).
+    fn resume(
+        &self,
+        y0: &DVector<f64>,
+        times: &[f64],
+        stop: Option<&Stop<'_>>,
+        settings: &Settings,
+    ) -> Result<Trajectory, IntegrationFailure> {
+        let y0 = y0.clone();
         if self.q == 1.0 {
             return integrate_switched(self, &y0, 0.0, times, stop, settings);
+        }
+        if self.q == 2.0 && self.dual() {
+            return match settings.method {
+                Method::Rodas4 | Method::Rosenbrock23 => self.run_in_range(0.0, &y0, times, stop, settings),
+                Method::Dop853 | Method::Dopri5 => self.run_explicit_then_range(&y0, times, stop, settings),
+            };
         }
         let rhs = |_t: f64, y: &DVector<f64>, dy: &mut DVector<f64>| {
             let x = self.predictor(y);
@@ -459,7 +572,11 @@ pub fn run_to_stationarity(
     Ok(tr)
 }
 
-/// Runs a flow until `loss ≤ target` or time `t_end`, sampling `samples` equally spaced times.
+/// Runs a flow until `loss ≤ target` or time `t_end`, sampling `samples` equally spaced times. The
+/// target's crossing inside the step that passed it is located by
+/// [`crate::escape::locate_crossing`] (Brent's method on re-integrations of that step: flows are
+/// autonomous), not left at the step's end; when the re-integrations put the crossing at the step's
+/// end itself (no sign change within round-off), the step's end stands.
 pub fn run_until_loss(
     flow: &dyn Flow,
     y0: &DVector<f64>,
@@ -468,9 +585,35 @@ pub fn run_until_loss(
     samples: usize,
     settings: &Settings,
 ) -> Result<Trajectory, IntegrationFailure> {
-    let stop = move |_t: f64, y: &DVector<f64>| target.is_some_and(|e| flow.loss(y) <= e);
     let times = crate::ode::sample_times(t_end, samples.max(1));
-    flow.run(y0, &times, Some(&stop), settings)
+    let Some(target) = target else {
+        return flow.run(y0, &times, None, settings);
+    };
+    let before = std::cell::RefCell::new((0.0, y0.clone()));
+    let watch = |t: f64, y: &DVector<f64>| {
+        if flow.loss(y) <= target {
+            return true;
+        }
+        *before.borrow_mut() = (t, y.clone());
+        false
+    };
+    let mut tr = flow.run(y0, &times, Some(&watch), settings)?;
+    if !tr.stopped || flow.loss(y0) <= target {
+        return Ok(tr);
+    }
+    let (ta, ya) = before.into_inner();
+    let advance = |y: &DVector<f64>, dt: f64, stop: Option<&Stop<'_>>, s: &Settings| flow.resume(y, &[dt], stop, s);
+    let level = |y: &DVector<f64>| target - flow.loss(y);
+    match crate::escape::locate_crossing(&advance, ta, &ya, tr.t_end(), &level, settings, Stats::default()) {
+        Ok(p) => {
+            *tr.t.last_mut().expect("a stopped run has its stop point") = p.time;
+            *tr.y.last_mut().expect("and its state") = p.state;
+            tr.stats += p.stats;
+            Ok(tr)
+        }
+        Err(crate::escape::PassageError::Integration(e)) => Err(e),
+        Err(_) => Ok(tr),
+    }
 }
 
 #[cfg(test)]

@@ -123,7 +123,8 @@ fn vertex_budget(n: usize, d: usize) -> InputResult<f64> {
     Ok(count)
 }
 
-/// Global minimum of `Σ|x_i|^r` (0 < r ≤ 1) over the vertices of `{Gx ≥ 1}` split by orthants.
+/// Global minimum of `Σ|x_i|^r` (0 < r ≤ 1) over the vertices of `{Gx ≥ 1}` split by orthants; of
+/// tied vertices the first in enumeration order (supports, then active sets, lexicographically).
 fn vertex_enumeration(g: &DMatrix<f64>, r: f64) -> InputResult<Reference> {
     let (n, d) = g.shape();
     vertex_budget(n, d)?;
@@ -137,7 +138,8 @@ fn vertex_enumeration(g: &DMatrix<f64>, r: f64) -> InputResult<Reference> {
                 let Some(xs) = sub.lu().solve(&DVector::from_element(k, 1.0)) else { continue };
                 let mut x = DVector::zeros(d);
                 support.iter().zip(xs.iter()).for_each(|(&j, &v)| x[j] = v);
-                // feasibility up to rounding of a k × k solve
+                // feasibility up to rounding of a k × k solve (cargo-mutants: `<=` is equivalent, a
+                // margin exactly at 1 − 1e-9 is a tie of measure zero within that rounding slack)
                 if !x.iter().all(|v| v.is_finite()) || (g * &x).iter().any(|&m| m < 1.0 - 1e-9) {
                     continue;
                 }
@@ -313,12 +315,19 @@ pub fn nnls(b: &DMatrix<f64>, c: &DVector<f64>) -> DVector<f64> {
     let m = b.ncols();
     let mut mu = DVector::zeros(m);
     let mut passive = vec![false; m];
+    // the entering threshold scales with ‖B‖‖c‖, the size of the gradient Bᵀc itself
     let tol = 1e-13 * (b.norm() * c.norm()).max(f64::MIN_POSITIVE);
+    // (cargo-mutants: the budget's form, 3m + 10 against m + 13 or 30m, is not distinguishable by any
+    // problem we could construct: Lawson–Hanson took at most m + 2 outer steps on every test and
+    // card problem, and `nnls_budget_admits_every_variable` needs m of them; `>=` for `>` below is
+    // a tie of measure zero)
     for _ in 0..3 * m + 10 {
         let w = b.transpose() * (c - b * &mu);
         let entering = (0..m).filter(|&j| !passive[j]).max_by(|&i, &j| w[i].total_cmp(&w[j])).filter(|&j| w[j] > tol);
         let Some(j) = entering else { break };
         passive[j] = true;
+        // (cargo-mutants: `m * 2` for `m + 2` is equivalent: each inner pass drops a passive variable
+        // or ends, so m passes always suffice)
         for _ in 0..m + 2 {
             let idx: Vec<usize> = (0..m).filter(|&j| passive[j]).collect();
             if idx.is_empty() {
@@ -326,8 +335,9 @@ pub fn nnls(b: &DMatrix<f64>, c: &DVector<f64>) -> DVector<f64> {
             }
             let bp = b.select_columns(&idx);
             let Ok(z) = bp.clone().svd(true, true).solve(c, 1e-14) else { break };
-            // (cargo-mutants: `==` is equivalent up to rounding: with every z_j > 0 the step back
-            // below is min(∅ ∪ {1}) = 1 and sets μ = z on the passive set, keeping the same set)
+            // (cargo-mutants: `==`, `<` or `>=` for `>` is equivalent up to rounding: with every z_j > 0
+            // the step back below is min(∅ ∪ {1}) = 1 and sets μ = z on the passive set, keeping the
+            // same set; z_j = 0 exactly is a tie of measure zero)
             if z.iter().all(|&v| v > 0.0) {
                 mu.fill(0.0);
                 idx.iter().zip(z.iter()).for_each(|(&j, &v)| mu[j] = v);
@@ -552,6 +562,9 @@ mod tests {
         // a negative margin stays negative; NaN propagates
         assert!((normalised_margin(&g, &-&x, 2.0) + 8.0 / 5.0).abs() < 1e-15);
         assert!(normalised_margin(&g, &DVector::from_vec(vec![f64::NAN, 1.0]), 2.0).is_nan());
+        // a NaN in one margin only (finite ‖x‖) is still NaN, not the minimum of the others
+        let g_nan = DMatrix::from_row_slice(2, 2, &[f64::NAN, 0.0, 1.0, 1.0]);
+        assert!(normalised_margin(&g_nan, &DVector::from_vec(vec![1.0, 1.0]), 2.0).is_nan());
     }
 
     /// `C(m, k)` by Pascal's triangle (an independent route to the product formula).
@@ -580,6 +593,32 @@ mod tests {
         let g = DMatrix::from_fn(12, 12, |k, j| if k == j { 1.0 } else { 0.0 });
         assert!(max_margin(&g, 0.5).is_err());
         assert!(max_margin(&DMatrix::from_fn(6, 6, |k, j| if k == j { 1.0 } else { 0.0 }), 0.5).is_ok());
+        // the enumeration reports the pairs it visited: every one of them
+        let g = DMatrix::from_fn(3, 4, |k, j| 1.0 + ((k * 4 + j) as f64).sin().abs());
+        assert_eq!(vertex_enumeration(&g, 0.5).unwrap().iterations as f64, binomial(3 + 4, 4) - 1.0);
+    }
+
+    #[test]
+    fn prediction_keeps_the_coordinates_above_the_floor() {
+        // x = (4, 1, 1e-3) with floor 1e-3: alive means |x_i| ≥ 1e-3·‖x‖∞ = 4e-3, so {0, 1}
+        let g = DMatrix::from_row_slice(2, 3, &[1.0, 0.5, 0.2, 0.5, 1.0, 0.2]);
+        let x = DVector::from_vec(vec![4.0, 1.0, 1e-3]);
+        let (reference, alive) = prediction(&g, 2.0, &x, 1e-3, false).unwrap();
+        assert_eq!(alive, vec![0, 1]);
+        assert_eq!(reference.x[2], 0.0);
+        // the global optimum uses every coordinate it likes, whatever the flow ended with
+        let (global, _) = prediction(&g, 2.0, &x, 1e-3, true).unwrap();
+        assert!(global.x[2] != 0.0, "{}", global.x);
+    }
+
+    #[test]
+    fn vertex_enumeration_keeps_the_first_of_tied_vertices() {
+        // x₁ + x₂ ≥ 1: the vertices (1, 0) and (0, 1) tie for every r; the enumeration order
+        // (supports in lexicographic order) makes the result (1, 0), a reproducible choice
+        let g = DMatrix::from_row_slice(1, 2, &[1.0, 1.0]);
+        for r in [0.5, 1.0] {
+            assert_eq!(vertex_enumeration(&g, r).unwrap().x, DVector::from_vec(vec![1.0, 0.0]), "r = {r}");
+        }
     }
 
     /// NNLS by brute force: the optimum solves least squares on its support with positive entries,
@@ -608,11 +647,20 @@ mod tests {
     }
 
     #[test]
+    fn nnls_budget_admits_every_variable() {
+        // B = I₁₂, c = 1: every one of the 12 variables must enter (12 outer steps)
+        let mu = nnls(&DMatrix::identity(12, 12), &DVector::from_element(12, 1.0));
+        assert!((mu - DVector::from_element(12, 1.0)).norm() < 1e-14);
+    }
+
+    #[test]
     fn nnls_agrees_with_brute_force_and_meets_its_kkt_conditions_at_every_scale() {
         let mut stepped = 0;
         for seed in 0..12 {
             let p = Problem::random_regression(seed, 7, 5, 0);
-            for scale in [1e-8, 1.0, 1e8] {
+            // scale 1e-16: the gradient Bᵀc ≈ 1e-16 must still pass the entering threshold, which
+            // therefore scales with ‖B‖‖c‖ (a threshold 1e-13(‖B‖ + ‖c‖) would return μ = 0)
+            for scale in [1e-16, 1e-8, 1.0, 1e8] {
                 let c = &p.y * scale;
                 let mu = nnls(&p.a, &c);
                 let brute = nnls_brute_force(&p.a, &c);

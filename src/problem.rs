@@ -257,8 +257,8 @@ impl Problem {
         p / total
     }
 
-    /// `∂f/∂(Ax)`: the residual `Ax − y` for the squared loss.
-    fn outer_gradient(&self, ax: &DVector<f64>) -> DVector<f64> {
+    /// `ℓ'(Ax) = ∂f/∂(Ax)`: the residual `Ax − y` for the squared loss.
+    pub fn outer_gradient(&self, ax: &DVector<f64>) -> DVector<f64> {
         match self.loss {
             Loss::Squared => ax - &self.y,
             Loss::Exponential => DVector::from_fn(ax.len(), |k, _| -self.y[k] * (-self.y[k] * ax[k]).exp()),
@@ -288,24 +288,27 @@ impl Problem {
         }
     }
 
-    /// The Hessian `∇²f(x) = Aᵀ H A`, H the Hessian in `Ax`: `I` (squared), `diag(f_k'')` (exponential,
-    /// logistic), `diag(y)(diag(p) − ppᵀ)diag(y)` with `p` the softmax (log-exponential).
+    /// The Hessian `∇²f(x) = Aᵀ H A` with H the [`Problem::outer_hessian`] at `Ax`.
     pub fn hessian(&self, x: &DVector<f64>) -> DMatrix<f64> {
-        let ax = &self.a * x;
-        let outer = match self.loss {
+        self.a.tr_mul(&self.outer_hessian(&(&self.a * x))) * &self.a
+    }
+
+    /// `H = ∂²f/∂(Ax)²` at `ax`: `I` (squared), `diag(f_k'')` (exponential, logistic),
+    /// `diag(y)(diag(p) − ppᵀ)diag(y)` with `p` the softmax (log-exponential).
+    pub fn outer_hessian(&self, ax: &DVector<f64>) -> DMatrix<f64> {
+        match self.loss {
             Loss::Squared => DMatrix::identity(ax.len(), ax.len()),
-            Loss::Exponential => DMatrix::from_diagonal(&self.neg_margins(&ax).map(f64::exp)),
-            Loss::Logistic => DMatrix::from_diagonal(&self.neg_margins(&ax).map(|m| {
+            Loss::Exponential => DMatrix::from_diagonal(&self.neg_margins(ax).map(f64::exp)),
+            Loss::Logistic => DMatrix::from_diagonal(&self.neg_margins(ax).map(|m| {
                 let s = logistic(m);
                 s * (1.0 - s)
             })),
             Loss::LogExponential => {
-                let p = self.softmax(&ax);
+                let p = self.softmax(ax);
                 let yp = p.component_mul(&self.y);
                 DMatrix::from_diagonal(&p) - &yp * yp.transpose()
             }
-        };
-        self.a.tr_mul(&outer) * &self.a
+        }
     }
 }
 

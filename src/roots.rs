@@ -28,7 +28,37 @@ pub enum RootError {
 
 /// A root of `f` in `[a, b]` by Brent's method (inverse quadratic interpolation safeguarded by
 /// bisection), to absolute tolerance `tol` in x (or an exact zero).
-pub fn brent(mut f: impl FnMut(f64) -> f64, a: f64, b: f64, tol: f64) -> Result<f64, RootError> {
+pub fn brent(f: impl FnMut(f64) -> f64, a: f64, b: f64, tol: f64) -> Result<f64, RootError> {
+    brent_bracket(f, a, b, tol).map(|r| r.best)
+}
+
+/// The final bracket of [`brent_bracket`]: its best estimate and the other end, with the values of
+/// `f` there (opposite signs, or an exact zero at both).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bracket {
+    /// Brent's estimate of the root.
+    pub best: f64,
+    /// `f(best)`.
+    pub f_best: f64,
+    /// The other end of the final bracket (`|other − best| ≤ tol + 4ε|best|`).
+    pub other: f64,
+    /// `f(other)`.
+    pub f_other: f64,
+}
+
+impl Bracket {
+    /// The end where `f ≥ 0`: the first point past a crossing of an increasing level.
+    pub fn nonnegative_end(&self) -> f64 {
+        if self.f_best >= 0.0 {
+            self.best
+        } else {
+            self.other
+        }
+    }
+}
+
+/// [`brent`] returning the final bracket, for callers that need a particular side of the root.
+pub fn brent_bracket(mut f: impl FnMut(f64) -> f64, a: f64, b: f64, tol: f64) -> Result<Bracket, RootError> {
     let (mut a, mut b) = (a, b);
     let (mut fa, mut fb) = (f(a), f(b));
     for (x, fx) in [(a, fa), (b, fb)] {
@@ -37,10 +67,10 @@ pub fn brent(mut f: impl FnMut(f64) -> f64, a: f64, b: f64, tol: f64) -> Result<
         }
     }
     if fa == 0.0 {
-        return Ok(a);
+        return Ok(Bracket { best: a, f_best: fa, other: a, f_other: fa });
     }
     if fb == 0.0 {
-        return Ok(b);
+        return Ok(Bracket { best: b, f_best: fb, other: b, f_other: fb });
     }
     if fa.signum() == fb.signum() {
         return Err(RootError::NotBracketed { a, b, fa, fb });
@@ -67,7 +97,7 @@ pub fn brent(mut f: impl FnMut(f64) -> f64, a: f64, b: f64, tol: f64) -> Result<
         let tol1 = 2.0 * f64::EPSILON * b.abs() + 0.5 * tol;
         let xm = 0.5 * (c - b);
         if xm.abs() <= tol1 || fb == 0.0 {
-            return Ok(b);
+            return Ok(Bracket { best: b, f_best: fb, other: c, f_other: fc });
         }
         if e.abs() >= tol1 && fa.abs() > fb.abs() {
             let s = fb / fa;
@@ -137,6 +167,17 @@ mod tests {
         assert!((r.cos() - r).abs() < 1e-14);
         let r = root_increasing(|x| x.powi(3) - 1000.0, 0.0, 1e-3, 1e-12).unwrap();
         assert!((r - 10.0).abs() < 1e-10);
+    }
+
+    #[test]
+    fn the_final_bracket_straddles_the_root() {
+        // x³ − 2 on [0, 2]: both ends within the tolerance of 2^{1/3}, f of opposite signs, and the
+        // nonnegative end on the side past the root
+        let r = brent_bracket(|x| x.powi(3) - 2.0, 0.0, 2.0, 1e-12).unwrap();
+        let root = 2f64.cbrt();
+        assert!((r.best - root).abs() <= 1e-12 && (r.other - root).abs() <= 2e-12, "{r:?}");
+        assert!(r.f_best * r.f_other <= 0.0, "{r:?}");
+        assert!(r.nonnegative_end() >= root && r.nonnegative_end().powi(3) - 2.0 >= 0.0, "{r:?}");
     }
 
     #[test]
