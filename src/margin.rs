@@ -318,9 +318,9 @@ pub fn nnls(b: &DMatrix<f64>, c: &DVector<f64>) -> DVector<f64> {
     // the entering threshold scales with ‖B‖‖c‖, the size of the gradient Bᵀc itself
     let tol = 1e-13 * (b.norm() * c.norm()).max(f64::MIN_POSITIVE);
     // (cargo-mutants: the budget's form, 3m + 10 against m + 13 or 30m, is not distinguishable by any
-    // problem we could construct: Lawson–Hanson took at most m + 2 outer steps on every test and
-    // card problem, and `nnls_budget_admits_every_variable` needs m of them; `>=` for `>` below is
-    // a tie of measure zero)
+    // problem we constructed: every test passes with m + 13 outer steps, as that mutant showed
+    // (`nnls_budget_admits_every_variable` needs m; 3/m + 10 fails it); `>=` for `>` below is a tie
+    // of measure zero)
     for _ in 0..3 * m + 10 {
         let w = b.transpose() * (c - b * &mu);
         let entering = (0..m).filter(|&j| !passive[j]).max_by(|&i, &j| w[i].total_cmp(&w[j])).filter(|&j| w[j] > tol);
