@@ -454,8 +454,13 @@ impl MirrorFlow<'_> {
         if !head.stopped || user_stop.get() {
             return Ok(head);
         }
-        // the budget ran out between samples: the state there starts the stiff phase
-        let (t, z) = (head.t.pop().expect("a stopped run has its stop point"), head.y.pop().expect("and its state"));
+        // the budget ran out: the state there starts the stiff phase; it stays in the trajectory
+        // only when it is a sample time (the budget can run out on a segment's last step)
+        let (t, z) = (head.t_end(), head.last().clone());
+        if !times.contains(&t) {
+            head.t.pop();
+            head.y.pop();
+        }
         let rest = Settings {
             method: Method::Rodas4,
             max_steps: settings.max_steps.saturating_sub(head.stats.steps as u32),
@@ -621,6 +626,30 @@ mod tests {
     use super::*;
     use crate::potential::Balanced;
     use crate::reparam::{DeepDiagonal, Initialization};
+
+    #[test]
+    fn gradient_mirror_flow_switches_to_rodas4_in_range_coordinates() {
+        // L = 3 GF on a 6 × 15 regression: Dop853 alone against Dop853 for 5 steps then RODAS4 on
+        // the 6 range coordinates, and RODAS4 from the start; the same samples (none lost at the
+        // switch) and the same states to the tolerance (rtol 1e-10 over a smooth run: ≲ 1e-8)
+        let problem = Problem::random_regression(5, 6, 15, 2);
+        let potential = Balanced::new(3, 2.0);
+        let mirror = MirrorFlow { problem: &problem, potential: &potential, q: 2.0 };
+        let x0 = DVector::from_element(15, 1e-3);
+        let times = [0.5, 1.0, 2.0, 4.0];
+        let base = Settings { rtol: 1e-10, atol: 1e-12, stiff_after: 0, ..Settings::default() };
+        let explicit = mirror.run(&x0, &times, None, &base).unwrap();
+        for settings in [Settings { stiff_after: 5, ..base }, Settings { method: Method::Rodas4, ..base }] {
+            let tr = mirror.run(&x0, &times, None, &settings).unwrap();
+            assert_eq!(tr.t, explicit.t, "{:?}", settings.method);
+            // RODAS4 took part (on this non-stiff run it needs more steps than Dop853, not fewer)
+            assert_ne!(tr.stats, explicit.stats, "{settings:?} took the explicit path only");
+            for (a, b) in tr.y.iter().zip(&explicit.y) {
+                let (xa, xb) = (mirror.predictor(a), mirror.predictor(b));
+                assert!((&xa - &xb).norm() <= 1e-8 * (1.0 + xb.norm()), "{:?}: {}", settings.method, (xa - xb).norm());
+            }
+        }
+    }
 
     #[test]
     fn scalar_sign_flow_matches_the_closed_form() {
