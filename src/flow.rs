@@ -577,11 +577,11 @@ pub fn run_to_stationarity(
     Ok(tr)
 }
 
-/// Runs a flow until `loss ≤ target` or time `t_end`, sampling `samples` equally spaced times. The
-/// target's crossing inside the step that passed it is located by
-/// [`crate::escape::locate_crossing`] (Brent's method on re-integrations of that step: flows are
-/// autonomous), not left at the step's end; when the re-integrations put the crossing at the step's
-/// end itself (no sign change within round-off), the step's end stands.
+/// A callback told `(t, state)` after every accepted step.
+pub type Observer<'a> = dyn Fn(f64, &DVector<f64>) + 'a;
+
+/// Runs a flow until `loss ≤ target` or time `t_end`, sampling `samples` equally spaced times
+/// ([`run_to_loss`] with no observer).
 pub fn run_until_loss(
     flow: &dyn Flow,
     y0: &DVector<f64>,
@@ -591,18 +591,39 @@ pub fn run_until_loss(
     settings: &Settings,
 ) -> Result<Trajectory, IntegrationFailure> {
     let times = crate::ode::sample_times(t_end, samples.max(1));
+    run_to_loss(flow, y0, &times, target, None, settings)
+}
+
+/// Runs a flow through the sample `times` until `loss ≤ target`, telling `observe` (if any) every
+/// accepted step. The target's crossing inside the step that passed it is located by
+/// [`crate::escape::locate_crossing`] (Brent's method on re-integrations of that step: flows are
+/// autonomous), not left at the step's end; when the re-integrations put the crossing at the step's
+/// end itself (no sign change within round-off), the step's end stands.
+pub fn run_to_loss(
+    flow: &dyn Flow,
+    y0: &DVector<f64>,
+    times: &[f64],
+    target: Option<f64>,
+    observe: Option<&Observer<'_>>,
+    settings: &Settings,
+) -> Result<Trajectory, IntegrationFailure> {
     let Some(target) = target else {
-        return flow.run(y0, &times, None, settings);
+        let watch = |t: f64, y: &DVector<f64>| {
+            observe.inspect(|f| f(t, y));
+            false
+        };
+        return flow.run(y0, times, observe.map(|_| &watch as &Stop<'_>), settings);
     };
     let before = std::cell::RefCell::new((0.0, y0.clone()));
     let watch = |t: f64, y: &DVector<f64>| {
+        observe.inspect(|f| f(t, y));
         if flow.loss(y) <= target {
             return true;
         }
         *before.borrow_mut() = (t, y.clone());
         false
     };
-    let mut tr = flow.run(y0, &times, Some(&watch), settings)?;
+    let mut tr = flow.run(y0, times, Some(&watch), settings)?;
     if !tr.stopped || flow.loss(y0) <= target {
         return Ok(tr);
     }

@@ -3,7 +3,7 @@
 
 use super::{status, weight_decay, BuiltModel, Decay, ModelArgs, ModelKind, ModelSpec, Sample, Sampling};
 use crate::error::{check_nonnegative, check_positive, check_q, InputResult};
-use crate::flow::{Flow, SteepestFlow};
+use crate::flow::{run_to_loss, SteepestFlow};
 use crate::ode::{FlowStatus, Settings, Stats};
 use crate::problem::Problem;
 use crate::reparam::Reparameterization;
@@ -74,8 +74,8 @@ pub struct FlowOutput {
     pub warning: Option<String>,
 }
 
-/// Runs the flow (rtol 1e-12, atol 1e-14) to `--t-end` or the last sample time, stopping at
-/// `--until-loss`; a failed integration still returns its last state, as inconclusive. `progress`
+/// Runs the flow (rtol 1e-12, atol 1e-14) to `--t-end` or the last sample time, stopping where
+/// the loss crosses `--until-loss` (located inside the step, [`run_to_loss`]); a failed integration still returns its last state, as inconclusive. `progress`
 /// is told the fraction t/t_end reached after every accepted step.
 pub fn run(problem: &Problem, args: &FlowArgs, progress: &(dyn Fn(f64) + Sync)) -> InputResult<FlowOutput> {
     let q = check_q("--q", args.q)?;
@@ -92,11 +92,8 @@ pub fn run(problem: &Problem, args: &FlowArgs, progress: &(dyn Fn(f64) + Sync)) 
     let flow = SteepestFlow { problem, model: &model, q, decay: weight_decay(mu, args.decay) };
     let settings = Settings { rtol: 1e-12, atol: 1e-14, ..Settings::default() };
     let until_loss = args.until_loss;
-    let stop = |t: f64, w: &DVector<f64>| {
-        progress(t / t_end);
-        until_loss.is_some_and(|e| flow.loss(w) <= e)
-    };
-    let result = flow.run(&w0, &times, Some(&stop), &settings);
+    let observe = |t: f64, _: &DVector<f64>| progress(t / t_end);
+    let result = run_to_loss(&flow, &w0, &times, until_loss, Some(&observe), &settings);
     let sample = |t: f64, w: &DVector<f64>| {
         let x = model.x(w);
         Sample { step: None, t, loss: problem.loss(&x), x: x.as_slice().to_vec() }
