@@ -340,6 +340,9 @@ fn newton(dual: &Dual<'_>, nu0: DVector<f64>, target: f64, max_iters: u64) -> (D
     let mut nu = nu0;
     let mut r = dual.residual(&nu);
     let mut iters = 0;
+    // merit: Armijo on the convex Φ when B = A (a Newton direction of an SPD Hessian descends), or
+    // a decrease of the residual norm (near the optimum Φ stalls at rounding level)
+    let symmetric = dual.a == dual.b;
     // (cargo-mutants: `>=` for `r.norm() > target` is equivalent: a residual exactly at the target
     // is a tie of measure zero, and one more iteration from it stays below it)
     while iters < max_iters && r.norm() > target && r.iter().all(|v| v.is_finite()) {
@@ -354,22 +357,21 @@ fn newton(dual: &Dual<'_>, nu0: DVector<f64>, target: f64, max_iters: u64) -> (D
         let theta_max = dual.theta(&nu).amax();
         let move_max = dual.b.tr_mul(&step).amax();
         let cap = theta_max.max(4.0);
+        // (cargo-mutants: `>=` is equivalent: at move_max = cap the step is scaled by 1)
         if move_max > cap {
             step *= cap / move_max;
         }
-        // merit: Armijo on the convex Φ (B = A; a Newton direction of an SPD Hessian descends),
-        // or a decrease of the residual norm (near the optimum Φ stalls at rounding level)
-        let symmetric = std::ptr::eq(dual.a, dual.b) || dual.a == dual.b;
         let phi = if symmetric { dual.phi(&nu) } else { f64::NAN };
         let slope = -r.dot(&step);
         let mut t = 1.0;
         let mut accepted = false;
+        // (cargo-mutants: `>=` is equivalent: t is a power of two and never equals 1e-30)
         while t > 1e-30 {
             let trial = &nu - &step * t;
             let rt = dual.residual(&trial);
             let finite = rt.iter().all(|v| v.is_finite());
             let armijo = symmetric && phi.is_finite() && dual.phi(&trial) <= phi + 1e-4 * t * slope;
-            if finite && (armijo || rt.norm() <= (1.0 - 1e-4 * t) * r.norm()) {
+            if finite && (armijo || sufficient_decrease(rt.norm(), r.norm(), t)) {
                 nu = trial;
                 r = rt;
                 accepted = true;
@@ -382,6 +384,17 @@ fn newton(dual: &Dual<'_>, nu0: DVector<f64>, target: f64, max_iters: u64) -> (D
         }
     }
     (nu, iters)
+}
+
+/// The residual merit of [`newton`]'s backtracking: `‖r_new‖ ≤ (1 − 10⁻⁴ t)‖r_old‖` at step
+/// fraction t (a decrease proportional to the step, so that the search cannot cycle).
+fn sufficient_decrease(new: f64, old: f64, t: f64) -> bool {
+    new <= (1.0 - 1e-4 * t) * old
+}
+
+/// A tolerance relative to the data: `tol · (1 + ‖y‖)` (Newton's target and the acceptance bound).
+fn relative(tol: f64, y: &DVector<f64>) -> f64 {
+    tol * (1.0 + y.norm())
 }
 
 /// The Bregman projection `argmin D_R(x, x0) s.t. Ax = y` for a mirror map, from `θ0 = R'(x0)`.
@@ -423,10 +436,11 @@ pub fn generalized_projection(
             stats,
         };
     }
-    let target = settings.tol * (1.0 + y.norm());
+    let target = relative(settings.tol, y);
     let (mut nu, mut iterations) = newton(&dual, DVector::zeros(a.nrows()), target, settings.max_iters);
     let mut method = "newton".to_string();
     let mut residual = dual.residual(&nu).norm();
+    // (cargo-mutants: `>=` is equivalent: a residual exactly at the target is a tie of measure zero)
     if (residual.is_nan() || residual > target) && a == b {
         // fallback: argmin L-BFGS on Φ (tol_grad ≥ 1e−10 and tol_cost > 0: CRATES.md), then Newton
         // again from its iterate
@@ -470,7 +484,7 @@ pub fn generalized_projection(
         .sum::<f64>();
     // converged: the residual meets the acceptance bound, and every figure is finite (data whose
     // norms overflow make the bound itself infinite: that is never convergence)
-    let bound = settings.accept * (1.0 + y.norm());
+    let bound = relative(settings.accept, y);
     let converged = bound.is_finite()
         && residual.is_finite()
         && residual <= bound
@@ -561,14 +575,15 @@ pub(crate) fn solve_conic(
 
 /// The residual `min_{x ≥ 0} ‖Ax − y‖₂` of the orthant feasibility problem, by non-negative least
 /// squares ([`crate::margin::nnls`]): zero (to rounding) iff some `x ≥ 0` solves `Ax = y`, the
-/// set a balanced one-sided model `x = ∏_i w_i` (all layers at α > 0) can reach.
+/// set a balanced one-sided model `x = ∏_i w_i` (all layers at α > 0) can reach. NaN when the
+/// active-set budget ran out (feasibility unknown).
 pub fn nonnegative_residual(a: &DMatrix<f64>, y: &DVector<f64>) -> f64 {
-    let x = crate::margin::nnls(a, y);
-    (a * x - y).norm()
+    crate::margin::nnls(a, y).map_or(f64::NAN, |x| (a * x - y).norm())
 }
 
 /// `Some(residual)` when [`nonnegative_residual`] exceeds `1e−8·‖y‖` (the active-set solve
-/// stops at a gradient of 1e−13·‖A‖‖y‖, so a residual that large is the data's, not the solver's).
+/// stops at a gradient of 1e−13·‖A‖‖y‖, so a residual that large is the data's, not the solver's);
+/// `None` also when the residual is unknown (NaN), leaving the question to the dual solve.
 pub fn nonnegative_infeasible(a: &DMatrix<f64>, y: &DVector<f64>) -> Option<f64> {
     let r = nonnegative_residual(a, y);
     (r > 1e-8 * y.norm()).then_some(r)
@@ -704,25 +719,25 @@ pub fn divergence(model: &DeepDiagonal, w0: &DVector<f64>, q: f64, constants: &[
 /// The z ≥ 0 with `f(z) = target` for an increasing `f` with `f(0) ≤ target` whose domain may end
 /// (a side potential with bounded `R'` range: `f` is NaN or +∞ beyond the end, where it tends to
 /// +∞): bisection, with a non-finite value counted as above the target, on a bracket doubled from
-/// [0, 1] (at most 2000 doublings and 200 halvings). NaN if no bracket is found.
+/// [0, 1] (at most 1024 doublings before it overflows: NaN, no bracket) and halved until its ends are
+/// neighbouring floats (at most ~1100 halvings); of the two ends, the one whose value is closer to
+/// the target.
 pub fn inverse_increasing(f: impl Fn(f64) -> f64, target: f64) -> f64 {
     let above = |z: f64| {
         let v = f(z);
         !v.is_finite() || v >= target
     };
     let (mut lo, mut hi) = (0.0, 1.0);
-    let mut doublings = 0;
     while !above(hi) {
         lo = hi;
         hi *= 2.0;
-        doublings += 1;
-        if doublings > 2000 || !hi.is_finite() {
+        if !hi.is_finite() {
             return f64::NAN;
         }
     }
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if mid <= lo || mid >= hi {
+    loop {
+        let mid = lo + 0.5 * (hi - lo);
+        if !(lo < mid && mid < hi) {
             break;
         }
         if above(mid) {
@@ -731,8 +746,9 @@ pub fn inverse_increasing(f: impl Fn(f64) -> f64, target: f64) -> f64 {
             lo = mid;
         }
     }
-    // the end with a finite value closer to the target
-    if f(hi).is_finite() && (f(hi) - target).abs() < (f(lo) - target).abs() {
+    let miss = |z: f64| (f(z) - target).abs();
+    // cargo-mutants: `<` → `<=` is equivalent up to exact ties, where either end is as close.
+    if f(hi).is_finite() && miss(hi) < miss(lo) {
         hi
     } else {
         lo
@@ -829,6 +845,34 @@ pub(crate) mod tests {
         assert!((inverse_increasing(ended, 3.0) - 0.75).abs() < 1e-14);
         assert!(inverse_increasing(|z| 1.0 - (-z).exp(), 2.0).is_nan());
         assert_eq!(inverse_increasing(|z| z, 0.0), 0.0);
+    }
+
+    #[test]
+    fn newtons_merit_and_tolerances_are_the_stated_formulas() {
+        // (1 − 10⁻⁴t)‖r‖: at t = 1 the bound is 0.9999, at t = ½ it is 0.99995
+        assert!(sufficient_decrease(0.9998, 1.0, 1.0) && !sufficient_decrease(0.99995, 1.0, 1.0));
+        assert!(sufficient_decrease(0.99994, 1.0, 0.5) && !sufficient_decrease(0.99996, 1.0, 0.5));
+        // tol(1 + ‖y‖) with ‖(3, 4)‖ = 5, and with y = 0
+        assert_eq!(relative(1e-3, &DVector::from_vec(vec![3.0, 4.0])), 6e-3);
+        assert_eq!(relative(1e-3, &DVector::zeros(2)), 1e-3);
+    }
+
+    #[test]
+    fn inverse_increasing_returns_the_float_whose_value_is_closest_to_the_target() {
+        // no neighbour of the answer does better: bisection to neighbouring floats, then the closer
+        // end (the identity's root is the target itself; z³ and e^z − 1 roots fall between floats;
+        // 1e300 needs ~1000 doublings)
+        let cube = |z: f64| z * z * z;
+        let expm1 = |z: f64| z.exp_m1();
+        assert_eq!(inverse_increasing(|z| z, 0.3), 0.3);
+        assert_eq!(inverse_increasing(|z| z, 1e300), 1e300);
+        for target in [2.0, 3.0, 5.0, 7.0, 10.0, 0.001, 1e-7, 123.456] {
+            for f in [&cube as &dyn Fn(f64) -> f64, &expm1] {
+                let z = inverse_increasing(f, target);
+                let miss = |z: f64| (f(z) - target).abs();
+                assert!(miss(z) <= miss(z.next_up()) && miss(z) <= miss(z.next_down()), "{target}: {z}");
+            }
+        }
     }
 
     #[test]

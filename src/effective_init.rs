@@ -53,6 +53,8 @@ pub struct Worst {
 
 impl Worst {
     fn update(&mut self, error: f64, predicted: f64, measured: f64) {
+        // (cargo-mutants: `>=` is equivalent: on a tie it keeps the later of two equally large
+        // errors instead of the earlier; either is a worst point)
         if (error.is_nan() || error > self.error) && !self.error.is_nan() {
             *self = Worst { error, predicted, measured };
         }
@@ -184,6 +186,7 @@ pub fn gd_prediction(
             run.max_step_gradient
         ));
     }
+    // (cargo-mutants: `>=` is equivalent up to a loss exactly at the target, a tie of measure zero)
     if run.loss.is_nan() || run.loss > target {
         return Err(format!("GD did not reach loss {target:e} in {} steps (loss {:.3e})", run.steps, run.loss));
     }

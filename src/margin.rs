@@ -309,15 +309,10 @@ pub fn prediction(
 /// Nonnegative least squares `argmin_{μ ≥ 0} ‖Bμ − c‖₂` by the active-set method of Lawson and
 /// Hanson: move the variable with the largest gradient `(Bᵀ(c − Bμ))_j > 0` into the passive set,
 /// solve the unconstrained least squares on it, and step back to the boundary while a passive
-/// variable would turn negative. The loops are capped (3m + 10 outer, m + 2 inner steps); the result
-/// is always feasible ([`nnls_converged`] also says whether the KKT test ended the loop).
-pub fn nnls(b: &DMatrix<f64>, c: &DVector<f64>) -> DVector<f64> {
-    nnls_converged(b, c).0
-}
-
-/// [`nnls`] with its stopping reason: `(μ, true)` when no variable with a positive gradient is left
-/// (the KKT conditions hold to the entering threshold), `(μ, false)` when the outer budget ran out.
-pub fn nnls_converged(b: &DMatrix<f64>, c: &DVector<f64>) -> (DVector<f64>, bool) {
+/// variable would turn negative. The loops are capped (3m + 10 outer, m + 2 inner steps): `Some(μ)`
+/// when no variable with a positive gradient is left (the KKT conditions hold to the entering
+/// threshold), `None` when the outer budget ran out (the caller's figure is then undefined).
+pub fn nnls(b: &DMatrix<f64>, c: &DVector<f64>) -> Option<DVector<f64>> {
     let m = b.ncols();
     let mut mu = DVector::zeros(m);
     let mut passive = vec![false; m];
@@ -330,7 +325,7 @@ pub fn nnls_converged(b: &DMatrix<f64>, c: &DVector<f64>) -> (DVector<f64>, bool
     for _ in 0..3 * m + 10 {
         let w = b.transpose() * (c - b * &mu);
         let entering = (0..m).filter(|&j| !passive[j]).max_by(|&i, &j| w[i].total_cmp(&w[j])).filter(|&j| w[j] > tol);
-        let Some(j) = entering else { return (mu, true) };
+        let Some(j) = entering else { return Some(mu) };
         passive[j] = true;
         // (cargo-mutants: `m * 2` for `m + 2` is equivalent: each inner pass drops a passive variable
         // or ends, so m passes always suffice)
@@ -366,9 +361,8 @@ pub fn nnls_converged(b: &DMatrix<f64>, c: &DVector<f64>) -> (DVector<f64>, bool
             }
         }
     }
-    // (not an equivalence shown by a run: this return is new since the last mutation run; no problem
-    // we constructed exhausts the outer budget, see above, so no test reaches it)
-    (mu, false)
+    // no problem we constructed exhausts the outer budget (see above), so no test reaches this
+    None
 }
 
 /// The first-order (KKT) conditions of `min Σ|x_i|^r s.t. Gx ≥ 1` (0 < r < ∞) at the direction of a
@@ -396,6 +390,19 @@ pub struct Kkt {
     pub dual: DVector<f64>,
 }
 
+impl Kkt {
+    /// Every figure NaN (n constraints, d coordinates): the conditions could not be evaluated.
+    fn undefined(n: usize, d: usize) -> Self {
+        Kkt {
+            stationarity: f64::NAN,
+            slackness: f64::NAN,
+            dead: f64::NAN,
+            multipliers: DVector::from_element(n, f64::NAN),
+            dual: DVector::from_element(d, f64::NAN),
+        }
+    }
+}
+
 /// [`Kkt`] of `x` for the exponent `r` (finite, > 0) with the alive coordinates
 /// `|x_i| ≥ floor · ‖x‖∞`, the active constraints within `active` of the margin and the
 /// dead-coordinate bound if `dead`. NaN fields when x_S does not separate the data (`min (Gx_S)_k ≤ 0`).
@@ -406,23 +413,19 @@ pub fn kkt(g: &DMatrix<f64>, x: &DVector<f64>, r: f64, floor: f64, active: f64, 
     let x = &x.map(|v| if v.abs() >= floor * top { v } else { 0.0 });
     let m = (g * x).iter().fold(f64::INFINITY, |a: f64, &v| if v.is_nan() { f64::NAN } else { a.min(v) });
     if !(m > 0.0 && m.is_finite() && r > 0.0 && r.is_finite()) {
-        return Kkt {
-            stationarity: f64::NAN,
-            slackness: f64::NAN,
-            dead: f64::NAN,
-            multipliers: DVector::from_element(n, f64::NAN),
-            dual: DVector::from_element(d, f64::NAN),
-        };
+        return Kkt::undefined(n, d);
     }
     let xh = x / m;
     let alive: Vec<usize> = (0..d).filter(|&i| xh[i] != 0.0).collect();
     let grad =
+        // (cargo-mutants: `/` for the first `*` is equivalent: the sign of an alive coordinate is ±1)
         DVector::from_iterator(alive.len(), alive.iter().map(|&i| r * xh[i].signum() * xh[i].abs().powf(r - 1.0)));
     let slack = g * &xh;
     let rows: Vec<usize> = (0..n).filter(|&k| slack[k] - 1.0 <= active).collect();
     let gs = DMatrix::from_fn(alive.len(), rows.len(), |i, k| g[(rows[k], alive[i])]);
+    let Some(mu_rows) = nnls(&gs, &grad) else { return Kkt::undefined(n, d) };
     let mut mu = DVector::zeros(n);
-    rows.iter().zip(nnls(&gs, &grad).iter()).for_each(|(&k, &v)| mu[k] = v);
+    rows.iter().zip(mu_rows.iter()).for_each(|(&k, &v)| mu[k] = v);
     let gs = DMatrix::from_fn(alive.len(), n, |i, k| g[(k, alive[i])]);
     let stationarity = (&gs * &mu - &grad).norm() / grad.norm();
     let slackness = mu.iter().zip(slack.iter()).map(|(u, s)| u * (s - 1.0)).sum::<f64>() / mu.sum();
@@ -525,10 +528,10 @@ mod tests {
     fn nnls_matches_least_squares_inside_and_clips_outside_the_orthant() {
         // an interior solution is the least-squares one
         let b = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
-        let mu = nnls(&b, &(&b * DVector::from_vec(vec![2.0, 3.0])));
+        let mu = nnls(&b, &(&b * DVector::from_vec(vec![2.0, 3.0]))).unwrap();
         assert!((mu - DVector::from_vec(vec![2.0, 3.0])).norm() < 1e-12);
         // c = (1, −1) with B = I: the nonnegative optimum is (1, 0)
-        let mu = nnls(&DMatrix::identity(2, 2), &DVector::from_vec(vec![1.0, -1.0]));
+        let mu = nnls(&DMatrix::identity(2, 2), &DVector::from_vec(vec![1.0, -1.0])).unwrap();
         assert!((mu - DVector::from_vec(vec![1.0, 0.0])).norm() < 1e-12);
     }
 
@@ -656,9 +659,22 @@ mod tests {
     }
 
     #[test]
+    fn nnls_rank_cut_is_relative_to_the_columns() {
+        // B = 1e−16·A: every singular value (~1e−16) lies below an absolute cut of 1e−14, which
+        // would drop the whole face and return μ = 0; the cut 1e−14‖B‖ keeps the face, and μ for
+        // (1e−16A, 1e−16y) is μ for (A, y) (both within the 1e−9 of the brute-force comparison)
+        for seed in 0..4 {
+            let p = Problem::random_regression(seed, 7, 5, 0);
+            let mu = nnls(&p.a, &p.y).unwrap();
+            let tiny = nnls(&(&p.a * 1e-16), &(&p.y * 1e-16)).unwrap();
+            assert!(mu.norm() > 0.0 && (&tiny - &mu).norm() <= 1e-9 * mu.norm(), "seed {seed}: {tiny} vs {mu}");
+        }
+    }
+
+    #[test]
     fn nnls_budget_admits_every_variable() {
         // B = I₁₂, c = 1: every one of the 12 variables must enter (12 outer steps)
-        let mu = nnls(&DMatrix::identity(12, 12), &DVector::from_element(12, 1.0));
+        let mu = nnls(&DMatrix::identity(12, 12), &DVector::from_element(12, 1.0)).unwrap();
         assert!((mu - DVector::from_element(12, 1.0)).norm() < 1e-14);
     }
 
@@ -671,7 +687,7 @@ mod tests {
             // therefore scales with ‖B‖‖c‖ (a threshold 1e-13(‖B‖ + ‖c‖) would return μ = 0)
             for scale in [1e-16, 1e-8, 1.0, 1e8] {
                 let c = &p.y * scale;
-                let mu = nnls(&p.a, &c);
+                let mu = nnls(&p.a, &c).unwrap();
                 let brute = nnls_brute_force(&p.a, &c);
                 // both solve a 7 × ≤5 least-squares problem of condition ≲ 1e2: relative error ≲ 1e-13
                 assert!((&mu - &brute).norm() <= 1e-9 * (brute.norm() + scale), "seed {seed}");
@@ -689,7 +705,7 @@ mod tests {
             }
             // count the problems whose unconstrained solution leaves the orthant
             let ls = p.a.clone().svd(true, true).solve(&p.y, 1e-14).unwrap();
-            let mu = nnls(&p.a, &p.y);
+            let mu = nnls(&p.a, &p.y).unwrap();
             if ls.iter().any(|&v| v < 0.0) && mu.iter().filter(|&&v| v > 0.0).count() >= 2 {
                 stepped += 1;
             }
@@ -785,7 +801,7 @@ mod tests {
             let common: Vec<f64> = (0..9).map(|_| rng.normal()).collect();
             let b = DMatrix::from_fn(9, 7, |i, _| common[i] + 0.3 * rng.normal());
             let c = DVector::from_fn(9, |_, _| rng.normal());
-            let mu = nnls(&b, &c);
+            let mu = nnls(&b, &c).unwrap();
             let brute = nnls_brute_force(&b, &c);
             // condition of the 9 × ≤7 least squares ≲ 1e3: relative error ≲ 1e-12
             assert!((&mu - &brute).norm() <= 1e-8 * (1.0 + brute.norm()), "{mu} vs {brute}");

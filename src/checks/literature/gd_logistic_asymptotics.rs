@@ -180,7 +180,8 @@ pub fn asymptotics(z: &DMatrix<f64>, r: f64) -> InputResult<Asymptotics> {
     let margins = z * &w_hat;
     let support: Vec<usize> = (0..z.nrows()).filter(|&n| margins[n] <= 1.0 + 1e-6).collect();
     let zs = z.select_rows(&support);
-    let alpha = nnls(&zs.transpose(), &w_hat);
+    // an exhausted active-set budget leaves α undefined: NaN figures, an INCONCLUSIVE row
+    let alpha = nnls(&zs.transpose(), &w_hat).unwrap_or_else(|| DVector::from_element(support.len(), f64::NAN));
     let stationarity = (zs.transpose() * &alpha - &w_hat).norm() / w_hat.norm();
     let h = zs.transpose() * DMatrix::from_diagonal(&alpha) * &zs;
     let eig = h.symmetric_eigen();
