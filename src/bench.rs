@@ -98,8 +98,15 @@ pub fn switching_vs_naive() -> Line {
     let model = DeepDiagonal::new(2, 10);
     let w0 = model.init(&Initialization::lambda(0.3, 2, 0.5), 1.0).expect("valid init");
     let flow = SteepestFlow { problem: &problem, model: &model, q: 1.0, decay: WeightDecay::None };
-    let settings =
-        Settings { rtol: 1e-6, atol: 1e-9, method: Method::Dopri5, max_steps: 100_000, h_max: 0.0, stiff_after: 0 };
+    let settings = Settings {
+        rtol: 1e-6,
+        atol: 1e-9,
+        method: Method::Dopri5,
+        max_steps: 100_000,
+        h_max: 0.0,
+        stiff_after: 0,
+        h0: 0.0,
+    };
     let (ours, t_ours) = timed(|| flow.run(&w0, &[3.0], None, &settings).expect("switched run"));
     let counter = AtomicU64::new(0);
     let rhs = |_t: f64, w: &DVector<f64>, dw: &mut DVector<f64>| {

@@ -464,6 +464,7 @@ impl MirrorFlow<'_> {
         let rest = Settings {
             method: Method::Rodas4,
             max_steps: settings.max_steps.saturating_sub(head.stats.steps as u32),
+            h0: 0.0,
             ..*settings
         };
         let tail = self.run_in_range(t, &z, times, stop, &rest).map_err(|mut e| {
@@ -474,6 +475,7 @@ impl MirrorFlow<'_> {
         head.y.extend(tail.y.into_iter().skip(1));
         head.stats += tail.stats;
         head.stopped = tail.stopped;
+        head.final_method = tail.final_method;
         Ok(head)
     }
 }
@@ -598,7 +600,9 @@ pub fn run_until_loss(
 /// accepted step. The target's crossing inside the step that passed it is located by
 /// [`crate::escape::locate_crossing`] (Brent's method on re-integrations of that step: flows are
 /// autonomous), not left at the step's end; when the re-integrations put the crossing at the step's
-/// end itself (no sign change within round-off), the step's end stands.
+/// end itself (no sign change within round-off), the step's end stands. Each re-integration takes
+/// its piece of the step as one step of the method that took the step ([`Trajectory::final_method`]):
+/// on a stiff tail that is RODAS4 or Rosenbrock23, not the explicit pair restarted from scratch.
 pub fn run_to_loss(
     flow: &dyn Flow,
     y0: &DVector<f64>,
@@ -628,7 +632,13 @@ pub fn run_to_loss(
         return Ok(tr);
     }
     let (ta, ya) = before.into_inner();
-    let advance = |y: &DVector<f64>, dt: f64, stop: Option<&Stop<'_>>, s: &Settings| flow.resume(y, &[dt], stop, s);
+    // each probe re-integrates a piece of the step that crossed, with the method that took it
+    // (a stiff tail's Rosenbrock step, not the explicit pair restarted on a stiff field) and that
+    // piece as its first step: one step per probe where the crossing step was accepted
+    let method = tr.final_method.unwrap_or(settings.method);
+    let advance = |y: &DVector<f64>, dt: f64, stop: Option<&Stop<'_>>, s: &Settings| {
+        flow.resume(y, &[dt], stop, &Settings { method, h0: dt, ..*s })
+    };
     let level = |y: &DVector<f64>| target - flow.loss(y);
     match crate::escape::locate_crossing(&advance, ta, &ya, tr.t_end(), &level, settings, Stats::default()) {
         Ok(p) => {
@@ -670,6 +680,34 @@ mod tests {
                 assert!((&xa - &xb).norm() <= 1e-8 * (1.0 + xb.norm()), "{:?}: {}", settings.method, (xa - xb).norm());
             }
         }
+    }
+
+    #[test]
+    fn loss_crossing_is_located_by_one_step_probes_of_the_crossing_method() {
+        // L = 3 GF on a 6 × 15 regression, RODAS4 after 5 Dop853 steps, to f ≤ 1e-8 f(x0): the
+        // crossing step is RODAS4's, and so are the probes
+        let problem = Problem::random_regression(5, 6, 15, 2);
+        let potential = Balanced::new(3, 2.0);
+        let mirror = MirrorFlow { problem: &problem, potential: &potential, q: 2.0 };
+        let x0 = DVector::from_element(15, 1e-3);
+        let settings = Settings { rtol: 1e-10, atol: 1e-12, stiff_after: 5, ..Settings::default() };
+        let target = 1e-8 * mirror.loss(&mirror.state(&x0));
+        let located = run_to_loss(&mirror, &x0, &[1e6], Some(target), None, &settings).unwrap();
+        assert_eq!(located.final_method, Some(Method::Rodas4));
+        // the same run stopped at the end of the step that crossed: the location's own work
+        let below = |_t: f64, z: &DVector<f64>| mirror.loss(z) <= target;
+        let at_step = mirror.run(&x0, &[1e6], Some(&below), &settings).unwrap();
+        assert!(at_step.stopped && located.t_end() < at_step.t_end());
+        let extra = located.stats.rhs_evals - at_step.stats.rhs_evals;
+        // Brent to 1e-14 relative takes ≲ 40 probes; one RODAS4 step is 6 right-hand sides (its
+        // Jacobian is analytic here), so a few hundred at most (measured: 72); Dop853 restarted
+        // from its own initial step on this stiff tail took 1 257
+        assert!(extra <= 40 * 6 + 6, "location took {extra} right-hand sides");
+        // an independent route: RODAS4 from the start brackets the located time to 1e-6
+        let rodas = Settings { method: Method::Rodas4, ..settings };
+        let t = located.t_end();
+        let loss_at = |tau: f64| mirror.loss(mirror.run(&x0, &[tau], None, &rodas).unwrap().last());
+        assert!(loss_at(t * (1.0 - 1e-6)) > target && loss_at(t * (1.0 + 1e-6)) < target, "t = {t}");
     }
 
     #[test]

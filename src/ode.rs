@@ -50,11 +50,22 @@ pub struct Settings {
     /// Stiffness fallback: when the explicit pair needs more than this many steps in one segment,
     /// the rest of the segment is integrated with the L-stable Rosenbrock method (0: never).
     pub stiff_after: u32,
+    /// The first step size attempted, in the first segment only (0: the method's own initial
+    /// guess). A piece of an accepted step re-integrated with `h0` = its length is one step.
+    pub h0: f64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { method: Method::Dop853, rtol: 1e-11, atol: 1e-13, max_steps: 400_000, h_max: 0.0, stiff_after: 40_000 }
+        Self {
+            method: Method::Dop853,
+            rtol: 1e-11,
+            atol: 1e-13,
+            max_steps: 400_000,
+            h_max: 0.0,
+            stiff_after: 40_000,
+            h0: 0.0,
+        }
     }
 }
 
@@ -189,6 +200,10 @@ pub struct Trajectory {
     pub stationary_at: Option<f64>,
     /// `ok` unless the engine returned a result it could not certify.
     pub status: FlowStatus,
+    /// The method that took the last accepted step (None: no step, or an engine that does not
+    /// say): an explicit pair's stiffness fallback ends in Rosenbrock23, so a piece of the last
+    /// step is re-integrated with the method that took it.
+    pub final_method: Option<Method>,
 }
 
 impl Trajectory {
@@ -201,6 +216,7 @@ impl Trajectory {
             stopped: false,
             stationary_at: None,
             status: FlowStatus::Ok,
+            final_method: None,
         }
     }
 
@@ -278,12 +294,15 @@ struct Segment<'a> {
     t1: f64,
     settings: &'a Settings,
     steps: u32,
-    /// The first step size of an explicit pair (0: the solver's own initial guess).
+    /// The first step size (0: the solver's own initial guess).
     h0: f64,
 }
 
 /// The final time and state, whether `stop` fired, and the statistics.
 type SegmentResult = (f64, DVector<f64>, bool, Stats);
+
+/// A segment's result and the method that took its last step.
+type SegmentOutcome = (SegmentResult, Method);
 
 /// A failure and, when there is one, the last accepted state.
 type SegmentError = (IntegrationFailure, Option<(f64, DVector<f64>)>);
@@ -319,27 +338,28 @@ macro_rules! explicit_pair {
 impl Segment<'_> {
     /// Runs the segment; an explicit pair that exhausts `stiff_after` steps hands the rest of the
     /// segment to Rosenbrock23.
-    fn run(&self) -> Result<SegmentResult, IntegrationFailure> {
-        match self.settings.method {
-            Method::Rosenbrock23 => return self.rosenbrock(),
-            Method::Rodas4 => return self.rodas4(),
+    fn run(&self) -> Result<SegmentOutcome, IntegrationFailure> {
+        let method = self.settings.method;
+        match method {
+            Method::Rosenbrock23 => return self.rosenbrock().map(|r| (r, method)),
+            Method::Rodas4 => return self.rodas4().map(|r| (r, method)),
             Method::Dopri5 | Method::Dop853 => {}
         }
         let fallback = self.settings.stiff_after > 0 && self.settings.stiff_after < self.steps;
         let budget = if fallback { self.settings.stiff_after } else { self.steps };
         match self.explicit(budget) {
             Err((IntegrationFailure { failure: Failure::StepLimit { .. }, stats, .. }, Some((t, y)))) if fallback => {
-                let rest = Segment { t0: t, y0: &y, steps: self.steps - stats.steps as u32, ..*self };
+                let rest = Segment { t0: t, y0: &y, steps: self.steps - stats.steps as u32, h0: 0.0, ..*self };
                 let (t_end, y_end, stopped, more) = rest.rosenbrock().map_err(|mut e| {
                     e.stats += stats;
                     e
                 })?;
                 let mut total = stats;
                 total += more;
-                Ok((t_end, y_end, stopped, total))
+                Ok(((t_end, y_end, stopped, total), Method::Rosenbrock23))
             }
             Err((e, _)) => Err(e),
-            Ok(v) => Ok(v),
+            Ok(v) => Ok((v, method)),
         }
     }
 
@@ -526,7 +546,7 @@ impl Segment<'_> {
         };
         let (mut t, mut y) = (t0, y0.clone());
         let h_max = if settings.h_max > 0.0 { settings.h_max } else { t1 - t0 };
-        let mut h = (1e-3 * (t1 - t0)).min(h_max);
+        let mut h = if self.h0 > 0.0 { self.h0 } else { 1e-3 * (t1 - t0) }.min(h_max);
         let fail = |failure: Failure, stats: Stats| IntegrationFailure::new(failure, stats);
         while t < t1 {
             if stats.steps + stats.rejected >= steps_left as u64 {
@@ -645,7 +665,7 @@ pub fn integrate(
     stop: Option<&Stop<'_>>,
     settings: &Settings,
 ) -> Result<Trajectory, IntegrationFailure> {
-    integrate_with(rhs, None, y0, t0, times, stop, settings, 0.0)
+    integrate_with(rhs, None, y0, t0, times, stop, settings)
 }
 
 /// [`integrate`] for a field with a known Jacobian, used by the Rosenbrock methods instead of
@@ -659,12 +679,12 @@ pub fn integrate_with_jacobian(
     stop: Option<&Stop<'_>>,
     settings: &Settings,
 ) -> Result<Trajectory, IntegrationFailure> {
-    integrate_with(rhs, Some(jac), y0, t0, times, stop, settings, 0.0)
+    integrate_with(rhs, Some(jac), y0, t0, times, stop, settings)
 }
 
-/// The state at `t1` by re-integrating a piece `[t0, t1]` of an accepted step: the explicit pair
-/// first attempts the whole piece as one step (accepted when the step it is part of was: one step,
-/// 12 right-hand sides for Dop853), instead of restarting from its own small initial guess.
+/// The state at `t1` by re-integrating a piece `[t0, t1]` of an accepted step: the method first
+/// attempts the whole piece as one step (`h0 = t1 − t0`, accepted when the step it is part of was:
+/// one step, 12 right-hand sides for Dop853), instead of restarting from its own small initial guess.
 pub fn restep(
     rhs: &Rhs<'_>,
     y0: &DVector<f64>,
@@ -672,12 +692,10 @@ pub fn restep(
     t1: f64,
     settings: &Settings,
 ) -> Result<Trajectory, IntegrationFailure> {
-    integrate_with(rhs, None, y0, t0, &[t1], None, settings, t1 - t0)
+    integrate_with(rhs, None, y0, t0, &[t1], None, &Settings { h0: t1 - t0, ..*settings })
 }
 
-// the one driver behind the three entry points; its arguments are the problem, the sampling and
-// the solver settings, which a struct would only rename
-#[allow(clippy::too_many_arguments)]
+/// The one driver behind the three entry points.
 fn integrate_with(
     rhs: &Rhs<'_>,
     jac: Option<&Jacobian<'_>>,
@@ -686,7 +704,6 @@ fn integrate_with(
     times: &[f64],
     stop: Option<&Stop<'_>>,
     settings: &Settings,
-    h0: f64,
 ) -> Result<Trajectory, IntegrationFailure> {
     let mut traj = Trajectory::start(t0, y0);
     for &t1 in times {
@@ -695,12 +712,14 @@ fn integrate_with(
             continue;
         }
         let steps_left = settings.max_steps.saturating_sub(traj.stats.steps as u32);
+        let h0 = if traj.t.len() == 1 { settings.h0 } else { 0.0 };
         let segment = Segment { rhs, jac, stop, t0: t, y0: &y, t1, settings, steps: steps_left, h0 };
-        let (t_reached, y1, stopped, stats) = segment.run().map_err(|mut e| {
+        let ((t_reached, y1, stopped, stats), method) = segment.run().map_err(|mut e| {
             e.stats += traj.stats;
             e
         })?;
         traj.stats += stats;
+        traj.final_method = Some(method);
         // a completed segment ends at t1: ode_solvers may report t1 − 1 ulp, and a later segment
         // starting there would underflow its step size
         traj.t.push(if stopped { t_reached } else { t1 });

@@ -246,7 +246,7 @@ pub fn integrate_switched(
                 stop.is_some_and(|f| f(tt, yy))
             };
             let left = settings.max_steps.saturating_sub(traj.stats.steps as u32);
-            let seg_settings = Settings { max_steps: left, ..*settings };
+            let seg_settings = Settings { max_steps: left, h0: 0.0, ..*settings }; // probes' h0 is for their first piece
             let seg = integrate(&rhs, &y, t, &[t1], Some(&watch), &seg_settings).map_err(|mut e| {
                 e.stats += traj.stats;
                 e
