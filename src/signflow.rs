@@ -518,7 +518,8 @@ impl<'a> DiagonalSignFlow<'a> {
         stats.rhs_evals += 1;
         let t_last = times.last().copied().unwrap_or(t0);
         let h_max = if settings.h_max > 0.0 { settings.h_max } else { f64::INFINITY };
-        let mut h = (1e-3 * (t_last - t0)).max(f64::MIN_POSITIVE).min(h_max);
+        let h_first = if settings.h0 > 0.0 { settings.h0 } else { 1e-3 * (t_last - t0) };
+        let mut h = h_first.max(f64::MIN_POSITIVE).min(h_max);
         let fail = |failure: Failure, stats: Stats, t: f64, w: &DVector<f64>| IntegrationFailure {
             failure,
             stats,
