@@ -775,9 +775,14 @@ mod tests {
         assert!((tr.last()[1] - (-10f64).exp()).abs() < 1e-8);
         // an explicit pair is stability-bound to h ≈ 3.3e-4 (≈ 30 000 steps); Rosenbrock is not
         assert!(tr.stats.steps < 3_000, "{:?}", tr.stats);
+        assert_eq!(tr.final_method, Some(Method::Rosenbrock23));
         let explicit = Settings { stiff_after: 2_000, ..Settings::default() };
         let tr = integrate(&rhs, &y0, 0.0, &[10.0], None, &explicit).unwrap();
         assert!((tr.last()[0] - exact).abs() < 1e-8, "fallback: {}", tr.last()[0]);
+        // the last step was the fallback's, and says so (a loss-level stop's probes use it)
+        assert_eq!(tr.final_method, Some(Method::Rosenbrock23));
+        let short = integrate(&rhs, &y0, 0.0, &[1e-3], None, &explicit).unwrap();
+        assert_eq!(short.final_method, Some(Method::Dop853), "{:?}", short.stats);
         // 2 000 explicit steps, then third order at the default rtol 1e-11: h ≈ 1e-3, ≈ 10 000 steps
         assert!(tr.stats.steps < 20_000, "fallback: {:?}", tr.stats);
     }
@@ -828,6 +833,25 @@ mod tests {
         }
         assert!(exact.stats.rhs_evals < fd.stats.rhs_evals);
         insta::assert_snapshot!(format!("{:?} / {:?} / {:?}", fd.stats, exact.stats, rosenbrock.stats), @"Stats { rhs_evals: 7450, steps: 928, rejected: 5, events: 0 } / Stats { rhs_evals: 5594, steps: 928, rejected: 5, events: 0 } / Stats { rhs_evals: 45080, steps: 9012, rejected: 4, events: 0 }");
+    }
+
+    #[test]
+    fn first_step_size_applies_to_the_first_segment_only() {
+        // y' = −y at rtol 1e-6: Dop853's local error at h = 0.5 is ≈ h⁹/9! ≈ 5e-9 relative, so the
+        // first attempt h0 = 0.5 is accepted (one step); without h0 the solver's own guess starts
+        // smaller; the second segment [0.5, 1] starts from the solver's own guess either way
+        let rhs = |_t: f64, y: &DVector<f64>, dy: &mut DVector<f64>| *dy = -y;
+        let one = DVector::from_element(1, 1.0);
+        let base = Settings { rtol: 1e-6, atol: 1e-9, ..Settings::default() };
+        let first = Settings { h0: 0.5, ..base };
+        let single = integrate(&rhs, &one, 0.0, &[0.5], None, &first).unwrap();
+        let own = integrate(&rhs, &one, 0.0, &[0.5], None, &base).unwrap();
+        assert_eq!((single.stats.steps, single.stats.rejected), (1, 0));
+        assert!(own.stats.steps > 1, "{:?}", own.stats);
+        let both = integrate(&rhs, &one, 0.0, &[0.5, 1.0], None, &first).unwrap();
+        let second = integrate(&rhs, single.last(), 0.5, &[1.0], None, &base).unwrap();
+        assert_eq!(both.stats.steps, 1 + second.stats.steps);
+        assert_eq!(both.last(), second.last());
     }
 
     #[test]
