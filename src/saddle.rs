@@ -242,6 +242,12 @@ pub fn dual_field<'a>(problem: &'a Problem, log_inv_alpha: f64) -> impl Fn(f64, 
 mod tests {
     use super::*;
 
+    /// Uniform numbers on [−½, ½) from the project's seeded generator: reproducible random data.
+    fn uniform_from(seed: u64) -> impl FnMut() -> f64 {
+        let mut rng = crate::rng::SplitMix64::new(seed);
+        move || rng.uniform() - 0.5
+    }
+
     fn problem(rows: &[&[f64]], y: &[f64]) -> Problem {
         let a = DMatrix::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j]);
         Problem::new(a, DVector::from_row_slice(y), Loss::Squared).unwrap()
@@ -334,11 +340,7 @@ mod tests {
         // 1e−6 and 1e6 give the same sequence. On data without exact zeros the gradient on the
         // support is rounding, never exactly 0: each jump must still move τ forward. Tolerance 1e−9
         // relative: each face minimiser is an NNLS solve (κ(A) ~ 10 here) repeated over ≤ 8 jumps
-        let mut seed = 12345u64;
-        let mut uniform = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut uniform = uniform_from(12345);
         let a = DMatrix::from_fn(4, 6, |_, _| uniform());
         let y = DVector::from_fn(4, |_, _| uniform());
         let run = |c: f64| {
@@ -376,13 +378,9 @@ mod tests {
         // moving coordinate reaches ±1: so just before τ_{k+1} every coordinate that is not held
         // (on the boundary with a zero or outward gradient) is still in [−1, 1]. A deactivated
         // coordinate can reach the opposite boundary first (2/|g_i| after leaving); before that
-        // counted as an event, problem 11 of these 400 failed here. 1e−9: rounding of τ and ∇f
+        // counted as an event, problem 2 of these 400 failed here. 1e−9: rounding of τ and ∇f
         // over ≤ 50 jumps
-        let mut seed = 777u64;
-        let mut uniform = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut uniform = uniform_from(777);
         let mut deactivations = 0;
         for trial in 0..400 {
             let (n, d) = (2 + trial % 4, 3 + trial % 5);

@@ -947,7 +947,9 @@ pub fn run_sign_flow_piecewise(
             inside.push(end);
         }
         let engine = DiagonalSignFlow::new(problem, model, mu);
-        let piece = engine.run(&w, start, &inside, None, settings)?;
+        // a first step `h0` is the first piece's only (as for the segments of `ode::integrate`)
+        let piece_settings = Settings { h0: if k == 0 { settings.h0 } else { 0.0 }, ..*settings };
+        let piece = engine.run(&w, start, &inside, None, &piece_settings)?;
         tr.stats += piece.stats;
         w = piece.last().clone();
         for (t, y) in piece.t.into_iter().zip(piece.y).skip(1) {
