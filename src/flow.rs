@@ -7,6 +7,7 @@
 //! and a hit step limit is reported, never hidden.
 
 use crate::geometry::{sign, steepest_map};
+use crate::kernels;
 use crate::ode::{integrate, integrate_with_jacobian, IntegrationFailure, Method, Settings, Stats, Stop, Trajectory};
 use crate::potential::Potential;
 use crate::problem::Problem;
@@ -403,10 +404,10 @@ impl MirrorFlow<'_> {
         settings: &Settings,
     ) -> Result<Trajectory, IntegrationFailure> {
         let a = &self.problem.a;
-        let z_of = |lambda: &DVector<f64>| z0 - a.tr_mul(lambda);
+        let z_of = |lambda: &DVector<f64>| z0 - kernels::tr_mul(a, lambda);
+        let phi = |z: f64| self.potential.grad_inverse(z);
         let rhs = |_t: f64, lambda: &DVector<f64>, dl: &mut DVector<f64>| {
-            let x = self.predictor(&z_of(lambda));
-            *dl = self.problem.outer_gradient(&(a * x));
+            *dl = self.problem.outer_gradient(&kernels::range_product(a, z0, lambda, &phi));
         };
         let jac = |_t: f64, lambda: &DVector<f64>| {
             let x = self.predictor(&z_of(lambda));
@@ -414,7 +415,7 @@ impl MirrorFlow<'_> {
             for (k, mut column) in scaled.column_iter_mut().enumerate() {
                 column /= self.potential.hess(x[k]);
             }
-            -(self.problem.outer_hessian(&(a * &x)) * (scaled * a.transpose()))
+            -self.problem.outer_hessian_mul(&kernels::mul(a, &x), scaled * a.transpose())
         };
         let stop_in_range = stop.map(|s| move |t: f64, lambda: &DVector<f64>| s(t, &z_of(lambda)));
         let stop_ref = stop_in_range.as_ref().map(|s| s as &Stop<'_>);
@@ -428,9 +429,11 @@ impl MirrorFlow<'_> {
         Ok(tr)
     }
 
-    /// The explicit pair while it is efficient, then [`MirrorFlow::run_in_range`] with RODAS4: after
-    /// `stiff_after` accepted explicit steps (0: never) the rest of the run is taken as stiff (the
-    /// replacement, for this flow, of [`crate::ode`]'s Rosenbrock23 fallback in d variables).
+    /// [`MirrorFlow::run_in_range`] with the explicit pair while it is efficient, then with RODAS4:
+    /// after `stiff_after` accepted explicit steps (0: never) the rest of the run is taken as stiff
+    /// (the replacement, for this flow, of [`crate::ode`]'s Rosenbrock23 fallback in d variables).
+    /// Both phases run in the n range coordinates, whose right-hand side is one pass over A
+    /// ([`kernels::range_product`]) where the dual state z needs two.
     fn run_explicit_then_range(
         &self,
         z0: &DVector<f64>,
@@ -438,7 +441,6 @@ impl MirrorFlow<'_> {
         stop: Option<&Stop<'_>>,
         settings: &Settings,
     ) -> Result<Trajectory, IntegrationFailure> {
-        let rhs = |_t: f64, z: &DVector<f64>, dz: &mut DVector<f64>| *dz = -self.problem.gradient(&self.predictor(z));
         let budget = settings.stiff_after as u64;
         let (steps, user_stop) = (std::cell::Cell::new(0u64), std::cell::Cell::new(false));
         let watch = |t: f64, z: &DVector<f64>| {
@@ -450,7 +452,7 @@ impl MirrorFlow<'_> {
             budget > 0 && steps.get() >= budget
         };
         let explicit = Settings { stiff_after: 0, ..*settings };
-        let mut head = integrate(&rhs, z0, 0.0, times, Some(&watch), &explicit)?;
+        let mut head = self.run_in_range(0.0, z0, times, Some(&watch), &explicit)?;
         if !head.stopped || user_stop.get() {
             return Ok(head);
         }

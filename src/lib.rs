@@ -15,6 +15,7 @@ pub mod figures;
 pub mod fit;
 pub mod flow;
 pub mod geometry;
+pub mod kernels;
 pub mod margin;
 pub mod ode;
 pub mod plots;
