@@ -82,12 +82,28 @@ pub struct Balanced {
     pub depth: usize,
     /// The exponent e.
     pub exponent: f64,
+    /// The power `p = 1/(1 − e) = L/(L − q(L − 1))` of `(R')^{-1}`, formed from L and q, so that it
+    /// is exact where it is an integer (q = 1: p = L; q = 2: p = −3, −2 at L = 3, 4).
+    power: f64,
 }
 
 impl Balanced {
     /// The potential of the balanced depth-L model under ℓ_q steepest flow.
     pub fn new(depth: usize, q: f64) -> Self {
-        Self { depth, exponent: mirror_exponent(depth, q) }
+        let l = depth as f64;
+        Self { depth, exponent: mirror_exponent(depth, q), power: l / (l - q * (l - 1.0)) }
+    }
+}
+
+/// `b^p` for `b ≥ 0`: an integer p (|p| ≤ 64) by repeated multiplication (a few roundings, ≈ 30×
+/// cheaper than `powf`), any other p by `powf`.
+fn power(b: f64, p: f64) -> f64 {
+    // (cargo-mutants: `!=` for `==`, `||` for `&&` and `>` for `<=` are equivalent in value: both
+    // branches compute b^p, to a few ulps apart; only the speed differs)
+    if p.fract() == 0.0 && p.abs() <= 64.0 {
+        b.powi(p as i32)
+    } else {
+        b.powf(p)
     }
 }
 
@@ -107,17 +123,18 @@ impl Potential for Balanced {
         self.exponent >= 1.0
     }
 
-    /// For e < 1 `x = sign(z)(L(1−e)|z|)^{1/(1−e)}`; for e ≥ 1 the positive branch (z < 0 for e > 1).
+    /// For e < 1 `x = sign(z)(L(1−e)|z|)^p`; for e ≥ 1 the positive branch (z < 0 for e > 1:
+    /// `x = (L(e−1)|z|)^p`), `p = 1/(1 − e)`.
     fn grad_inverse(&self, z: f64) -> f64 {
         let (l, e) = (self.depth as f64, self.exponent);
         if e < 1.0 {
-            sign(z) * (l * (1.0 - e) * z.abs()).powf(1.0 / (1.0 - e))
+            sign(z) * power(l * (1.0 - e) * z.abs(), self.power)
         } else if e == 1.0 {
             (l * z).exp()
         // (cargo-mutants: `<=` is equivalent: z = 0 is outside the range (−∞, 0) of R' for e > 1,
         // and its +∞ (the limit) and NaN are both non-finite to every caller)
         } else if z < 0.0 {
-            (l * (e - 1.0) * -z).powf(-1.0 / (e - 1.0))
+            power(l * (e - 1.0) * -z, self.power)
         } else {
             f64::NAN
         }
@@ -415,6 +432,7 @@ mod tests {
             Box::new(Balanced::new(3, 1.0)),
             Box::new(Balanced::new(4, 1.5)),
             Box::new(Balanced::new(3, 2.0)),
+            Box::new(Balanced::new(5, 2.0)),
             Box::new(LambdaBalanced { q: 2.0, lambda: 0.5 }),
             Box::new(LambdaBalanced { q: 1.0, lambda: 0.5 }),
         ];
@@ -431,6 +449,23 @@ mod tests {
                 let back = p.grad_inverse(p.grad(x));
                 assert!((back - x).abs() <= 1e-11 * x, "{} inverse at {x}: {back}", p.describe());
             }
+        }
+    }
+
+    #[test]
+    fn inverse_powers_are_formed_from_depth_and_q() {
+        // p = L/(L − q(L − 1)): exact integers for q = 1 (p = L) and for q = 2 at L = 3, 4, where
+        // 1/(1 − e) from the rounded e = q(L−1)/L is not (2.9999999999999996 at L = 3, q = 1)
+        for (depth, q, p) in [(3, 1.0, 3.0), (4, 1.0, 4.0), (3, 2.0, -3.0), (4, 2.0, -2.0), (5, 2.0, -5.0 / 3.0)] {
+            let b = Balanced::new(depth, q);
+            assert_eq!(b.power, p, "L = {depth}, q = {q}");
+            let x = 0.37;
+            assert!((b.grad_inverse(b.grad(x)) - x).abs() <= 4.0 * f64::EPSILON * x, "L = {depth}, q = {q}");
+        }
+        // both routes of `power` compute b^p
+        for (b, p) in [(0.3, 3.0), (2.5, -3.0), (0.7, -5.0 / 3.0), (1e-3, 4.0)] {
+            let reference = f64::powf(b, p);
+            assert!((power(b, p) - reference).abs() <= 8.0 * f64::EPSILON * reference, "{b}^{p}");
         }
     }
 
