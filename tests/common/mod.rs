@@ -49,7 +49,15 @@ pub fn snapshot_view(o: &Outcome) -> Value {
                 json!(round_sig(e.measured, 6))
             };
             if e.observation {
-                return json!({ "case": e.case, "quantity": e.quantity, "observed": round_sig(e.measured, 6) });
+                // an observed residual at rounding level (a dual solve's ‖Ax − y‖ of 1e-15) moves with
+                // the last bits of any kernel: only "<1e-12" is stable across machines (an exact 0,
+                // e.g. a count, stays 0)
+                let observed = if e.measured != 0.0 && e.measured.abs() < 1e-12 {
+                    json!(order_of_magnitude(e.measured))
+                } else {
+                    json!(round_sig(e.measured, 6))
+                };
+                return json!({ "case": e.case, "quantity": e.quantity, "observed": observed });
             }
             json!({
                 "case": e.case,
