@@ -356,9 +356,9 @@ fn lsoda_baseline(python: &str, spec: &serde_json::Value) -> Result<LsodaRun, St
 /// GF (q = 2) on regression with the one-sided balanced depth-L model (α = 0.1, 3-sparse positive
 /// teacher, seed 11) until `f ≤ 1e−10 f(x_0)`: scipy's `solve_ivp` (LSODA, rtol 1e−10, atol 1e−12)
 /// on the L·d weights, run by `python` (`MIRRORFLOW_PYTHON`, default `python3`; the line says so
-/// when scipy is missing), against the mirror flow in its dual variable `z = R'(x)` (d states,
-/// Dop853 at the same rtol for 1 000 steps, then RODAS4 in the n range coordinates of
-/// [`crate::flow::MirrorFlow`] for the stiff tail; the crossing of the loss target located by
+/// when scipy is missing), against the mirror flow in the n range coordinates λ of its dual
+/// variable, `z = R'(x) = z₀ − Aᵀλ` ([`crate::flow::MirrorFlow`]: Dop853 at the same rtol for
+/// 1 000 steps, then RODAS4 for the stiff tail; the crossing of the loss target located by
 /// [`crate::flow::run_until_loss`], as scipy locates its terminal event on its dense output). Best of 3 wall times for
 /// both; both distances from the Bregman limit (the dual Newton projection) are printed, so equal
 /// accuracy is visible. Cases (L, d, n) = (2, 20, 8), (2, 500, 100), (3, 500, 100); the line's
@@ -447,10 +447,11 @@ pub fn gf_vs_lsoda() -> Line {
     });
     let each: Vec<String> = ratios.iter().map(|(_, t)| format!("{t:.1}x")).collect();
     Line {
-        name: "GF on regression to f ≤ 1e-10 f0: scipy LSODA on the weights vs mirror flow in z = R'(x)".into(),
+        name: "GF on regression to f ≤ 1e-10 f0: scipy LSODA on the weights vs mirror flow in z = R'(x) = z0 − Aᵀλ"
+            .into(),
         baseline: format!("scipy solve_ivp LSODA rtol 1e-10: {}", baseline.join("; ")),
         ours: format!(
-            "dual Dop853 rtol 1e-10, RODAS4 in range coordinates after 1 000 steps: {}; time ratios {}",
+            "Dop853 rtol 1e-10 in the range coordinates λ, RODAS4 after 1 000 steps: {}; time ratios {}",
             ours.join("; "),
             each.join(", ")
         ),
