@@ -1,10 +1,12 @@
 //! Matrix–vector products `A x` and `Aᵀ r` for the right-hand sides of the gradient flows.
 //!
-//! They are the whole cost of a right-hand side at d = 500 (two 100 × 500 products, ≈ 30 µs of
-//! nalgebra's 33 µs per right-hand side in the GF bench). On x86-64 with AVX2 and FMA (detected at
-//! run time) four columns are fused per pass with fused multiply-adds; elsewhere nalgebra's own
-//! products run. The two routes round differently (a fused multiply-add rounds once), so results
-//! agree to rounding, not bit for bit, across machines.
+//! They are most of the cost of a right-hand side at d = 500 (two 100 × 500 products, 13–17 µs each
+//! with nalgebra, of 33 µs per right-hand side in the GF bench; 6–10 µs each here). On x86-64 with
+//! AVX2 and FMA (detected at run time) they run as fused multiply-adds over plain slices (`A x` four
+//! columns a pass, `Aᵀ r` one dot product per column in 16 partial sums); elsewhere nalgebra's own
+//! products run. The two routes round differently, so results agree to rounding, not bit for bit,
+//! across machines. Only the gradient mirror flow's range coordinates use them (sign flows, whose
+//! event sequences can move with the last bits, keep nalgebra's products).
 
 use nalgebra::{DMatrix, DVector};
 
