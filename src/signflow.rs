@@ -104,6 +104,9 @@ pub struct DiagonalSignFlow<'a> {
     groups: Vec<Group>,
     /// `AᵀA` for the squared loss (its Hessian is constant).
     hessian: Option<DMatrix<f64>>,
+    /// `Aᵀy` for the squared loss: with [`Self::hessian`], `∂f/∂x_k = (AᵀA)_k·x − (Aᵀy)_k` in O(d)
+    /// instead of the O(n·d) of `A_kᵀ(Ax − y)` (the root finder's event function).
+    a_t_y: Option<DVector<f64>>,
     /// The guarded Cholesky factor of `H_SS` for the last sliding set S (squared loss only: H is
     /// constant, so the factor depends on S alone and is reused by every right-hand side of a
     /// mode instead of an O(|S|³) factorisation per evaluation). `None` inside: no safe factor.
@@ -129,8 +132,10 @@ impl<'a> DiagonalSignFlow<'a> {
                 groups.push(Group { k, eps: if side == 0 { 1.0 } else { -1.0 }, members });
             }
         }
-        let hessian = (problem.loss == Loss::Squared).then(|| problem.a.tr_mul(&problem.a));
-        Self { problem, model: *model, mu, groups, hessian, factor: RefCell::new(None) }
+        let squared = problem.loss == Loss::Squared;
+        let hessian = squared.then(|| problem.a.tr_mul(&problem.a));
+        let a_t_y = squared.then(|| problem.a.tr_mul(&problem.y));
+        Self { problem, model: *model, mu, groups, hessian, a_t_y, factor: RefCell::new(None) }
     }
 
     /// `∇²f(x)`: borrowed for the squared loss (constant), computed otherwise.
@@ -143,19 +148,25 @@ impl<'a> DiagonalSignFlow<'a> {
 
     /// `D_k = Σ_G Σ_{i∈G, i not resting} ∏_{l∈G, l≠i} |w_l|`.
     fn gain(&self, w: &DVector<f64>, mode: &Mode) -> DVector<f64> {
-        let mut d = DVector::zeros(self.model.dim);
-        for g in &self.groups {
-            let mut sum = 0.0;
-            for (a, &ja) in g.members.iter().enumerate() {
-                if mode.held[ja] {
-                    continue;
+        let (dim, depth) = (self.model.dim, self.model.depth);
+        let mut gain = DVector::zeros(dim);
+        // weight j = (side·L + i)·d + k: one side is the L·d weights from side·L·d, layer-major;
+        // each side's sum is formed whole and then added (Σ_G over the groups of k)
+        let side = depth * dim;
+        for (ws, held) in w.as_slice().chunks_exact(side).zip(mode.held.chunks_exact(side)) {
+            for (k, gk) in gain.iter_mut().enumerate() {
+                let mut sum = 0.0;
+                for i in (0..depth).filter(|&i| !held[i * dim + k]) {
+                    let mut p = 1.0;
+                    for l in (0..depth).filter(|&l| l != i) {
+                        p *= ws[l * dim + k].abs();
+                    }
+                    sum += p;
                 }
-                let p: f64 = g.members.iter().enumerate().filter(|(b, _)| *b != a).map(|(_, &j)| w[j].abs()).product();
-                sum += p;
+                *gk += sum;
             }
-            d[g.k] += sum;
         }
-        d
+        gain
     }
 
     /// `σ_G = ∏ o_l` of group `gi`.
@@ -174,13 +185,18 @@ impl<'a> DiagonalSignFlow<'a> {
         for &k in &idx {
             s[k] = 0.0;
         }
-        let x = self.model.x(w);
+        // x only where it is used: decay, or a Hessian that is not constant
+        let x = (self.mu > 0.0 || self.hessian.is_none()).then(|| self.model.x(w));
         let gain = self.gain(w, mode);
-        let h = self.hess(&x);
+        let h = match (&self.hessian, &x) {
+            (Some(h), _) => std::borrow::Cow::Borrowed(h),
+            (None, Some(x)) => self.hess(x),
+            (None, None) => unreachable!("x is formed when there is no constant Hessian"),
+        };
         // ġ = H(−D s + b) with the sliding signs at 0: its S rows are the right-hand side
         let mut v = -gain.component_mul(&s);
-        if self.mu > 0.0 {
-            v -= &x * (self.mu * self.model.depth as f64);
+        if let (true, Some(x)) = (self.mu > 0.0, &x) {
+            v -= x * (self.mu * self.model.depth as f64);
         }
         // H is symmetric: its contiguous column k is row k
         let rhs = DVector::from_fn(idx.len(), |a, _| h.column(idx[a]).dot(&v));
@@ -265,7 +281,8 @@ impl<'a> DiagonalSignFlow<'a> {
     }
 
     /// Event component `c` of [`Self::event_values`] alone: O(1) for a weight, one gradient
-    /// component for a free coordinate (what a root finder on one component needs).
+    /// component for a free coordinate (what a root finder on one component needs): O(d) as
+    /// `(AᵀA)_k·x − (Aᵀy)_k` for the squared loss, O(n·d) as `A_kᵀ ℓ'(Ax)` otherwise.
     fn event_value(&self, w: &DVector<f64>, mode: &Mode, slack: f64, c: usize) -> f64 {
         let d = self.model.dim;
         if c >= d {
@@ -275,7 +292,13 @@ impl<'a> DiagonalSignFlow<'a> {
         if mode.sliding[c] {
             1.0 + SLIDE_SLACK - self.effective_s(w, mode)[c].abs()
         } else {
-            mode.s[c] * self.problem.gradient_component(&self.model.x(w), c) + slack
+            let x = self.model.x(w);
+            let g = match (&self.hessian, &self.a_t_y) {
+                // H is symmetric: its contiguous column c is row c
+                (Some(h), Some(b)) => h.column(c).dot(&x) - b[c],
+                _ => self.problem.gradient_component(&x, c),
+            };
+            mode.s[c] * g + slack
         }
     }
 
