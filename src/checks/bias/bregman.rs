@@ -155,20 +155,17 @@ impl Claim for Bregman {
             Projection::Bregman => {
                 let proj = predicted_limit(&s.model, &s.w0, s.q, constants, a, a, y);
                 let label = solve_label(&proj);
-                let route = "dual Newton on the mirror map";
+                // the solver's counts go in the route (reports), not in the quantity (snapshots
+                // hold figures, not iteration counts)
+                let route = format!("dual Newton on the mirror map ({label})");
                 if !proj.converged {
                     let reason = format!(
                         "dual solve did not converge (residual {:.3e}, objective {:.3e}; {label})",
                         proj.residual, proj.objective
                     );
-                    return Ok(vec![Evidence::inconclusive(case, "Bregman projection", route, reason)]);
+                    return Ok(vec![Evidence::inconclusive(case, "Bregman projection", &route, reason)]);
                 }
-                rows.push(Evidence::observe(
-                    case,
-                    &format!("dual solve residual ‖Ax* − y‖ ({label})"),
-                    proj.residual,
-                    route,
-                ));
+                rows.push(Evidence::observe(case, "dual solve residual ‖Ax* − y‖", proj.residual, &route));
                 rows.push(Evidence::compare(
                     case,
                     "duality gap: dual objective vs primal D_R(x*, x0)",
@@ -176,7 +173,7 @@ impl Claim for Bregman {
                     proj.objective - proj.gap,
                     tol.gap,
                     Metric::Relative,
-                    route,
+                    &route,
                 ));
                 if s.q == 2.0 {
                     if let Some(o) = oracle(&s) {
