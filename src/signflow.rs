@@ -154,6 +154,17 @@ impl<'a> DiagonalSignFlow<'a> {
         // each side's sum is formed whole and then added (Σ_G over the groups of k)
         let side = depth * dim;
         for (ws, held) in w.as_slice().chunks_exact(side).zip(mode.held.chunks_exact(side)) {
+            if depth == 2 {
+                // the common case, branch-free so that it vectorises: D = |w_2|·[1 free] + |w_1|·[2 free]
+                let (w1, w2) = ws.split_at(dim);
+                let (h1, h2) = held.split_at(dim);
+                for k in 0..dim {
+                    let a = if h1[k] { 0.0 } else { w2[k].abs() };
+                    let b = if h2[k] { 0.0 } else { w1[k].abs() };
+                    gain[k] += a + b;
+                }
+                continue;
+            }
             for (k, gk) in gain.iter_mut().enumerate() {
                 let mut sum = 0.0;
                 for i in (0..depth).filter(|&i| !held[i * dim + k]) {
@@ -239,12 +250,25 @@ impl<'a> DiagonalSignFlow<'a> {
         s
     }
 
-    /// `ẇ` for the mode, with the effective signs `s`.
+    /// `ẇ` for the mode, with the effective signs `s`: `ẇ_j = o_j m_k − μ w_j` with
+    /// `m_k = −s_k ε σ_G` (0 for a resting weight).
     fn velocity_with(&self, w: &DVector<f64>, mode: &Mode, s: &DVector<f64>, dw: &mut DVector<f64>) {
-        for (gi, g) in self.groups.iter().enumerate() {
-            let m = -s[g.k] * g.eps * self.orientation(mode, gi);
-            for &j in &g.members {
-                dw[j] = if mode.held[j] { 0.0 } else { mode.o[j] * m - self.mu * w[j] };
+        let (dim, depth) = (self.model.dim, self.model.depth);
+        let side = depth * dim;
+        let sides = w.as_slice().chunks_exact(side).zip(mode.o.chunks_exact(side));
+        let flags = mode.held.chunks_exact(side).zip(dw.as_mut_slice().chunks_exact_mut(side));
+        for (c, ((ws, os), (held, out))) in sides.zip(flags).enumerate() {
+            let eps = if c == 0 { 1.0 } else { -1.0 };
+            for k in 0..dim {
+                let mut sigma = 1.0;
+                for l in 0..depth {
+                    sigma *= os[l * dim + k];
+                }
+                let m = -s[k] * eps * sigma;
+                for i in 0..depth {
+                    let j = i * dim + k;
+                    out[j] = if held[j] { 0.0 } else { os[j] * m - self.mu * ws[j] };
+                }
             }
         }
     }
