@@ -197,12 +197,11 @@ impl<'a> DiagonalSignFlow<'a> {
             s[k] = 0.0;
         }
         // x only where it is used: decay, or a Hessian that is not constant
-        let x = (self.mu > 0.0 || self.hessian.is_none()).then(|| self.model.x(w));
+        let mut x = (self.mu > 0.0).then(|| self.model.x(w));
         let gain = self.gain(w, mode);
-        let h = match (&self.hessian, &x) {
-            (Some(h), _) => std::borrow::Cow::Borrowed(h),
-            (None, Some(x)) => self.hess(x),
-            (None, None) => unreachable!("x is formed when there is no constant Hessian"),
+        let h = match &self.hessian {
+            Some(h) => std::borrow::Cow::Borrowed(h),
+            None => self.hess(x.get_or_insert_with(|| self.model.x(w))),
         };
         // ġ = H(−D s + b) with the sliding signs at 0: its S rows are the right-hand side
         let mut v = -gain.component_mul(&s);

@@ -441,10 +441,11 @@ fn readme_figure_is_the_current_rendering() {
     let svg = std::fs::read_to_string(repo().join("snapshots/mirror_trajectories.svg")).unwrap();
     assert!(svg == chart.svg().unwrap(), "snapshots/mirror_trajectories.svg is {stale}");
     let csv = std::fs::read_to_string(repo().join("snapshots/mirror_trajectories.csv")).unwrap();
-    // the CSV keeps every digit for its users; its last ones move with any change of kernel or event
-    // time (and libm), so the copy is current when it has the same series and points and every value
-    // agrees to 1e-8 of its magnitude (+1e-14 for values at 0): the flows run at rtol 1e-11 (Settings::default), and a stale
-    // copy (a changed flow, setting or series) differs far above that
+    // the CSV keeps every digit for its users; its last ones move with any change of kernel or
+    // event time (and libm), so the copy is current when it has the same series and points and
+    // every value agrees to 1e-8 of its magnitude (+1e-14 for values at 0): the flows run at rtol
+    // 1e-11 (Settings::default), and a stale copy (a changed flow, setting or series) differs far
+    // above that
     let rows = |text: &str| -> Vec<(String, Vec<f64>)> {
         text.lines()
             .skip(1)

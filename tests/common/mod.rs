@@ -50,7 +50,7 @@ pub fn snapshot_view(o: &Outcome) -> Value {
             };
             if e.observation {
                 // an observed figure below 1e-9 is an error at the engines' own level (a residual
-                // ‖Ax − y‖/‖y‖ of 2e-11 after a sign flow at rtol 1e-12, a dual solve's 1e-15): its
+                // ‖Ax − y‖/‖y‖ of 2e-11 at the end of a sign flow, a dual solve's 1e-15): its
                 // digits move with the last bits of any kernel or event time, so only its decade
                 // is stable across machines (an exact 0, e.g. a count, stays 0). The smallest
                 // figure that is a trend, not noise, is an escape time's α-asymptotic error of 3e-9
