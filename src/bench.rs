@@ -497,9 +497,12 @@ pub fn sign_flow_scaling() -> Line {
                 Err(e) => failed = Some(format!("seed {seed} FAILED: {}", e.failure)),
             }
         }
+        // a failed run's time and count are not comparable: the fit gets NaN and says so
         let n = SCALING_SEEDS.len();
-        let what = failed.unwrap_or_else(|| format!("{n} seeds: {events} events, {rhs} rhs"));
-        runs.push((d, secs, if what.contains("FAILED") { f64::NAN } else { rhs }, what));
+        runs.push(match failed {
+            Some(why) => (d, f64::NAN, f64::NAN, why),
+            None => (d, secs, rhs, format!("{n} seeds: {events} events, {rhs} rhs")),
+        });
     }
     // (d, seconds, rhs) of each run, for the fitted exponents
     let costs: Vec<(f64, f64, f64)> = runs.iter().map(|r| (r.0 as f64, r.1, r.2)).collect();

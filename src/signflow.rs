@@ -1020,6 +1020,30 @@ mod tests {
         Problem::from_json("d", r#"{"a": [[1.0, 0.5, -0.3, 0.2], [0.1, -1.0, 0.4, 0.9]], "y": [1.0, 0.6]}"#).unwrap()
     }
 
+    #[test]
+    fn event_function_of_the_squared_loss_is_the_gradient_component() {
+        // the root finder's O(d) form (AᵀA)_k·x − (Aᵀy)_k against Problem::gradient's Aᵀ(Ax − y), and
+        // the general route (a logistic loss: no constant Hessian) against the same; both differ from
+        // the whole gradient only by the order of summation: ≤ 1e-12 of the terms' scale
+        let squared = Problem::random_regression(3, 6, 9, 2);
+        let mut logistic = squared.clone();
+        logistic.loss = Loss::Logistic;
+        logistic.y = logistic.y.map(|v| if v >= 0.0 { 1.0 } else { -1.0 });
+        let model = DeepDiagonal::new(2, 9);
+        let w = DVector::from_fn(18, |j, _| 0.3 + 0.1 * (j as f64).sin());
+        for p in [&squared, &logistic] {
+            let flow = DiagonalSignFlow::new(p, &model, 0.0);
+            assert_eq!(flow.a_t_y.is_some(), p.loss == Loss::Squared);
+            let mode = Mode { s: vec![-1.0; 9], sliding: vec![false; 9], o: vec![1.0; 18], held: vec![false; 18] };
+            let g = p.gradient(&model.x(&w));
+            let scale = p.a.norm() * (p.a.norm() * model.x(&w).norm() + p.y.norm());
+            for k in 0..9 {
+                let e = flow.event_value(&w, &mode, 0.0, k);
+                assert!((e + g[k]).abs() <= 1e-12 * scale, "k = {k}: {e} vs −{}", g[k]);
+            }
+        }
+    }
+
     /// The box QP's KKT point found independently: every assignment of each coordinate to −b, +b
     /// or inside (3ⁿ of them), the inside ones solved by LU, the one assignment satisfying the KKT
     /// conditions kept (unique for positive definite H).
